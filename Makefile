@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv migrate demo serve worker beat bench check-deploy clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+serve: venv
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## Create the virtualenv, install, migrate, load the demo and serve on 127.0.0.1:8000.
+run: demo serve
+
+## The whole pytest suite (SQLite and eager Celery unless DATABASE_URL / REDIS_URL are set).
+test: venv
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+## With REDIS_URL set: a real Celery worker and beat (beat schedule from backoffice/celery_schedule.py).
+worker: venv
+	$(VENV)/bin/celery -A backoffice worker --loglevel=INFO --concurrency=2
+
+beat: venv
+	$(VENV)/bin/celery -A backoffice beat --loglevel=INFO
+
+bench: venv
+	$(PY) bench/nav_strikes.py
+
+check-deploy: venv
+	DJANGO_SETTINGS_MODULE=backoffice.settings_production $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var staticfiles

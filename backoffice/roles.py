@@ -1,0 +1,105 @@
+"""Roles: one Django group each, with exactly the permissions the role needs.
+
+Internal roles work in the Django admin (``is_staff``). External API users are
+Authorized Participant users and Investing Fund users; their binding to their
+firm arrives with the orders and fof apps. ``sync_roles`` is idempotent and is
+called from data migrations whenever an app adds models, so the mapping here
+is the single source of truth.
+"""
+
+from __future__ import annotations
+
+PORTFOLIO_MANAGER = "Portfolio Manager"
+OPERATIONS = "Operations"
+AP_RELATIONSHIP = "AP Relationship"
+COMPLIANCE = "Compliance"
+BOARD = "Board"
+AUTHORIZED_PARTICIPANT = "Authorized Participant"
+INVESTING_FUND = "Investing Fund"
+
+INTERNAL_ROLES = (PORTFOLIO_MANAGER, OPERATIONS, AP_RELATIONSHIP, COMPLIANCE, BOARD)
+EXTERNAL_ROLES = (AUTHORIZED_PARTICIPANT, INVESTING_FUND)
+ALL_ROLES = INTERNAL_ROLES + EXTERNAL_ROLES
+# Roles allowed to see a Fund's confidential portfolio holdings.
+HOLDINGS_ROLES = (PORTFOLIO_MANAGER, OPERATIONS, COMPLIANCE, BOARD)
+
+
+def _view(*models: str) -> list[str]:
+    return [f"{model.split('.')[0]}.view_{model.split('.')[1]}" for model in models]
+
+
+def _manage(*models: str) -> list[str]:
+    perms = []
+    for model in models:
+        app, name = model.split(".")
+        perms += [f"{app}.view_{name}", f"{app}.add_{name}", f"{app}.change_{name}"]
+    return perms
+
+
+FUND_SETUP = ("funds.trust", "funds.adviser", "funds.distributor", "funds.fund")
+MARKET_DATA = ("funds.dailyprice", "funds.intradaysnapshot", "funds.sharequote")
+PORTFOLIO = ("funds.portfolio", "funds.holding")
+NAV_RECORDS = ("funds.netassetvalue", "funds.navstrikefailure", "funds.sharesoutstandingentry")
+
+# Permission codenames per role ("app_label.codename"). Nobody gets delete on
+# regulated records: retention rules forbid it, and corrections are new rows.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    PORTFOLIO_MANAGER: (
+        _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *NAV_RECORDS)
+        + _manage(*PORTFOLIO)
+    ),
+    OPERATIONS: (
+        _manage(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO)
+        + _view(*NAV_RECORDS)
+        + ["funds.add_netassetvalue", "funds.add_sharesoutstandingentry"]
+    ),
+    AP_RELATIONSHIP: _view(*FUND_SETUP, "funds.security", "funds.netassetvalue"),
+    COMPLIANCE: _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS),
+    BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue"),
+    AUTHORIZED_PARTICIPANT: [],
+    INVESTING_FUND: [],
+}
+
+
+def sync_roles(apps=None) -> None:
+    """Create the role groups and set each one's permissions to exactly the mapping above."""
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    registry = apps or global_apps
+    for app_config in registry.get_app_configs():
+        # Permissions are normally created after migrate; data migrations need them now.
+        if apps is not None:
+            app_config.models_module = True
+            create_permissions(app_config, apps=registry, verbosity=0)
+            app_config.models_module = None
+        else:
+            create_permissions(app_config, verbosity=0)
+
+    group_model = registry.get_model("auth", "Group")
+    permission_model = registry.get_model("auth", "Permission")
+    for role, codenames in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = []
+        for dotted in codenames:
+            app_label, codename = dotted.split(".")
+            perm = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if perm is not None:  # a model of a later migration is synced by that migration
+                wanted.append(perm)
+        group.permissions.set(wanted)
+
+
+def user_roles(user) -> set[str]:
+    if not user or not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        user._role_names = cached
+    return cached
+
+
+def user_has_role(user, *roles: str) -> bool:
+    if user and user.is_authenticated and user.is_superuser:
+        return True
+    return bool(user_roles(user) & set(roles))

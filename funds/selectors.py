@@ -1,0 +1,60 @@
+"""Reads of the fund core. Confidential holdings are reachable only through ``portfolio_visible_to``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from backoffice import roles
+from backoffice.exceptions import NotFound
+from funds.models import DailyPrice, Fund, NavStrikeFailure, NetAssetValue, Portfolio, Security
+
+
+def fund_list(*, active_only: bool = True) -> QuerySet[Fund]:
+    funds = Fund.objects.select_related("trust", "adviser", "distributor")
+    return funds.active() if active_only else funds
+
+
+def fund_get(*, ticker: str) -> Fund:
+    fund = fund_list(active_only=False).filter(ticker=ticker.upper()).first()
+    if fund is None:
+        raise NotFound(f"No Fund with ticker {ticker!r}.")
+    return fund
+
+
+def nav_list(*, fund: Fund, start: dt.date | None = None, end: dt.date | None = None) -> QuerySet[NetAssetValue]:
+    navs = NetAssetValue.objects.filter(fund=fund).defer("inputs").order_by("-date", "-strike_at")
+    if start:
+        navs = navs.filter(date__gte=start)
+    if end:
+        navs = navs.filter(date__lte=end)
+    return navs
+
+
+def nav_failures(*, fund: Fund | None = None) -> QuerySet[NavStrikeFailure]:
+    failures = NavStrikeFailure.objects.select_related("fund")
+    return failures.filter(fund=fund) if fund else failures
+
+
+def portfolio_for(*, fund: Fund, on: dt.date) -> Portfolio | None:
+    """The portfolio that forms the basis of the NAV on ``on``: the latest booked on or before it."""
+    return Portfolio.objects.filter(fund=fund, as_of__lte=on).order_by("-as_of").first()
+
+
+def portfolio_visible_to(*, user, fund: Fund, on: dt.date) -> Portfolio:
+    """Holdings only for the roles that may see them; everyone else gets the same 404 as a missing one."""
+    if not roles.user_has_role(user, *roles.HOLDINGS_ROLES):
+        raise NotFound("No portfolio found.")
+    portfolio = portfolio_for(fund=fund, on=on)
+    if portfolio is None:
+        raise NotFound("No portfolio found.")
+    return portfolio
+
+
+def security_list() -> QuerySet[Security]:
+    return Security.objects.all()
+
+
+def latest_close(*, security: Security, on: dt.date) -> DailyPrice | None:
+    return DailyPrice.objects.filter(security=security, date__lte=on).order_by("-date").first()
