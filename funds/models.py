@@ -128,7 +128,7 @@ class Fund(TimeStamped):
         default=MAX_CORRECTIVE_ACTION_THRESHOLD_PCT,
         validators=[
             MinValueValidator(Decimal("0.01")),
-            MaxValueValidator(MAX_CORRECTIVE_ACTION_THRESHOLD_PCT, "The Corrective Action Threshold may not exceed 2.00%."),
+            MaxValueValidator(MAX_CORRECTIVE_ACTION_THRESHOLD_PCT, "The Corrective Action Threshold may not exceed 2.00%%."),
         ],
         help_text="Percent; at most 2.00.",
     )
@@ -138,7 +138,7 @@ class Fund(TimeStamped):
         default=MAX_TRACKING_ERROR_THRESHOLD_PCT,
         validators=[
             MinValueValidator(Decimal("0.01")),
-            MaxValueValidator(MAX_TRACKING_ERROR_THRESHOLD_PCT, "The Tracking Error threshold may not exceed 1.00%."),
+            MaxValueValidator(MAX_TRACKING_ERROR_THRESHOLD_PCT, "The Tracking Error threshold may not exceed 1.00%%."),
         ],
         help_text="Percent; at most 1.00.",
     )
