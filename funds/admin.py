@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -55,15 +56,17 @@ class FundAdmin(ServiceSaveAdmin):
     def _strike(self, request, queryset, strike):
         today = business_calendar.business_date(timezone.now())
         try:
-            outcomes = services.nav_strike_batch(fund_ids=list(queryset.values_list("pk", flat=True)), day=today, strike=strike, actor=request.user)
+            with transaction.atomic():
+                services.nav_strike_request(fund_ids=list(queryset.values_list("pk", flat=True)), day=today, strike=strike, actor=request.user)
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return
-        for outcome in outcomes:
-            if outcome.status == "FAILED":
-                self.message_user(request, outcome.failure.message, messages.ERROR)
-            else:
-                self.message_user(request, f"{outcome.ticker}: {outcome.status.replace('_', ' ').lower()}", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"{Strike(strike).label} for {today.isoformat()} queued for {queryset.count()} fund(s); "
+            "results appear under NAVs, refusals under NAV strike failures.",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Strike today's Intra-Day NAV", permissions=["strike"])
     def strike_intraday_today(self, request, queryset):

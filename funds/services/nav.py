@@ -218,6 +218,17 @@ def nav_strike(*, fund_id: int, day: dt.date, strike: str, actor, now: dt.dateti
     return outcome
 
 
+def nav_strike_request(*, fund_ids: list[int], day: dt.date, strike: str, actor) -> None:
+    """Queue a strike for the workers, sent only once the caller's transaction commits."""
+    from funds.tasks import nav_strike_batch_task
+
+    if not business_calendar.is_business_day(day):
+        raise NotABusinessDay(f"{day.isoformat()} is not an NYSE business day: no NAV is struck.")
+    transaction.on_commit(
+        lambda: nav_strike_batch_task.delay(fund_ids=list(fund_ids), day=day.isoformat(), strike=strike, actor_id=actor.pk)
+    )
+
+
 def nav_strikes_due(*, actor, now: dt.datetime | None = None) -> list[NavStrikeOutcome]:
     """Strike every NAV of today whose instant has passed and that is not struck yet (the beat's dispatcher)."""
     now = now or timezone.now()
