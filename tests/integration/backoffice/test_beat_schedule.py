@@ -97,7 +97,8 @@ def test_beat_strikes_each_nav_at_its_new_york_instant(priced_fund_on, actor, da
     assert fund.navs.count() == 2
 
 
-@pytest.mark.django_db
+# The scheduler closes stale connections as a beat process does, so no wrapping test transaction.
+@pytest.mark.django_db(transaction=True)
 def test_database_scheduler_installs_the_schedule_in_new_york_time():
     from django_celery_beat.models import PeriodicTask
     from django_celery_beat.schedulers import DatabaseScheduler
