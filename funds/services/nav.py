@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pandas as pd
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import JSONField, OuterRef, Subquery, Sum, Value
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -188,6 +188,12 @@ def nav_strike_batch(*, fund_ids: list[int], day: dt.date, strike: str, actor, n
 
 
 def _write(navs: list[NetAssetValue], failures: list[NavStrikeFailure], outcomes: dict, actor) -> None:
+    # Django 5.2 bulk-inserts on PostgreSQL through UNNEST(%s::jsonb[]), and psycopg then escapes every
+    # quote of every inputs document in Python (half the strike time for 500 Funds). An expression
+    # value makes Django use a plain VALUES insert; the stored JSON is identical.
+    inputs = [nav.inputs for nav in navs]
+    for nav in navs:
+        nav.inputs = Value(nav.inputs, output_field=JSONField())
     try:
         with transaction.atomic():
             bulk_create_with_history(navs, NetAssetValue, default_user=actor, batch_size=500)
@@ -206,6 +212,9 @@ def _write(navs: list[NetAssetValue], failures: list[NavStrikeFailure], outcomes
                     outcome = outcomes[nav.fund_id]
                     outcome.status, outcome.nav = Status.ALREADY_STRUCK, None
             NavStrikeFailure.objects.bulk_create(failures)
+    finally:
+        for nav, value in zip(navs, inputs):
+            nav.inputs = value
 
 
 def nav_strike(*, fund_id: int, day: dt.date, strike: str, actor, now: dt.datetime | None = None) -> NavStrikeOutcome:

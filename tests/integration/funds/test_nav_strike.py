@@ -141,3 +141,33 @@ def test_due_strikes_follow_the_calendar(priced_fund, actor, now, expected):
     assert all(o.status == "STRUCK" for o in outcomes)
     # and running again strikes nothing more
     assert nav_strikes_due(actor=actor, now=now) == []
+
+
+def test_a_concurrent_strike_wins_and_ours_becomes_a_no_op(priced_fund, actor, monkeypatch):
+    # given: a second fund, and another worker that inserts priced_fund's NAV just before our insert
+    other = FundFactory(launch_date=dt.date(2025, 1, 2))
+    portfolio_book(fund_id=other.pk, as_of=DAY, positions=[(priced_fund.securities["AAA"].pk, D("10"))], cash=D("0"), actor=actor)
+    SharesOutstandingEntry.objects.create(fund=other, effective_date=DAY, kind="LAUNCH", change=D("1"), created_by=actor)
+    from funds.services import nav as nav_service
+
+    real_strike_prices = nav_service._strike_prices
+
+    def prices_then_race(strike, day, security_ids):
+        # runs after the "already struck" check and before the insert: the race window
+        NetAssetValue.objects.create(
+            fund=priced_fund, date=DAY, strike=Strike.END_OF_DAY, strike_at=nav_service.strike_instant(priced_fund, DAY, strike),
+            struck_at=nav_service.strike_instant(priced_fund, DAY, strike), portfolio=priced_fund.portfolios.get(),
+            price_basis="CLOSE", holdings_count=0, securities_value=D("1"), cash=D("0"), liabilities=D("0"),
+            net_assets=D("1"), shares_outstanding=D("1"), nav_per_share=D("1"), inputs={"winner": True}, struck_by=actor,
+        )
+        return real_strike_prices(strike, day, security_ids)
+
+    monkeypatch.setattr(nav_service, "_strike_prices", prices_then_race)
+    # when
+    outcomes = nav_strike_batch(fund_ids=[priced_fund.pk, other.pk], day=DAY, strike=Strike.END_OF_DAY, actor=actor)
+    # then: the other worker's NAV stands, ours is a no-op, and the other fund is struck with its inputs intact
+    assert [o.status for o in outcomes] == ["ALREADY_STRUCK", "STRUCK"]
+    assert NetAssetValue.objects.get(fund=priced_fund).inputs == {"winner": True}
+    struck = NetAssetValue.objects.get(fund=other)
+    assert struck.nav_per_share == D("502.5000") and struck.inputs["rows"][0][1] == "AAA"
+    assert struck.history.count() == 1
