@@ -51,38 +51,38 @@ class TimeStamped(models.Model):
         abstract = True
 
 
-class Trust(TimeStamped):
+class Party(TimeStamped):
+    """A named legal entity of the Fund's group, with its SEC file number."""
+
     name = models.CharField(max_length=200, unique=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Trust(Party):
     sec_file_number = models.CharField(
         max_length=20, blank=True, validators=[RegexValidator(r"^811-\d{4,5}$", "Investment company file numbers look like 811-12345.")]
     )
     state_of_organization = models.CharField(max_length=50, default="Delaware")
     history = HistoricalRecords()
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class Adviser(TimeStamped):
-    name = models.CharField(max_length=200, unique=True)
+class Adviser(Party):
     sec_file_number = models.CharField(
         max_length=20, blank=True, validators=[RegexValidator(r"^801-\d{4,6}$", "Adviser file numbers look like 801-12345.")]
     )
     history = HistoricalRecords()
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class Distributor(TimeStamped):
-    name = models.CharField(max_length=200, unique=True)
+class Distributor(Party):
     sec_file_number = models.CharField(
         max_length=20, blank=True, validators=[RegexValidator(r"^8-\d{4,6}$", "Broker-dealer file numbers look like 8-12345.")]
     )
     history = HistoricalRecords()
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class ListingExchange(models.TextChoices):
