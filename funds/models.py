@@ -25,6 +25,10 @@ MAX_TRACKING_ERROR_THRESHOLD_PCT = Decimal("1.00")
 # Rule 3a51-1 under the Exchange Act: a penny stock trades under $5. Funds may not buy them.
 PENNY_STOCK_PRICE = Decimal("5.00")
 
+# The Intra-Day strike must fall inside every session, early closes (13:00 ET) included.
+EARLIEST_INTRADAY_STRIKE = dt.time(9, 31)
+LATEST_INTRADAY_STRIKE = dt.time(12, 59)
+
 PRICE = {"max_digits": 18, "decimal_places": 6}
 QUANTITY = {"max_digits": 20, "decimal_places": 4}
 MONEY = {"max_digits": 20, "decimal_places": 2}
@@ -118,7 +122,14 @@ class Fund(TimeStamped):
     )
     launch_date = models.DateField()
     initial_price = models.DecimalField(max_digits=12, decimal_places=4, validators=[MinValueValidator(Decimal("0.0001"))])
-    intraday_strike_time = models.TimeField(default=dt.time(12, 0), help_text="Intra-Day NAV strike, America/New_York.")
+    intraday_strike_time = models.TimeField(
+        default=dt.time(12, 0),
+        validators=[
+            MinValueValidator(EARLIEST_INTRADAY_STRIKE, "The Intra-Day strike must be after the 09:30 ET open."),
+            MaxValueValidator(LATEST_INTRADAY_STRIKE, "The Intra-Day strike must be before 13:00 ET, the NYSE early close."),
+        ],
+        help_text="Intra-Day NAV strike, America/New_York, inside every session (09:31-12:59).",
+    )
     end_of_day_strike_time = models.TimeField(
         null=True, blank=True, help_text="End of Day NAV strike, America/New_York. Empty: the NYSE close (early closes included)."
     )
@@ -164,10 +175,22 @@ class Fund(TimeStamped):
                 name="fund_tracking_error_threshold_at_most_1pct",
             ),
             models.CheckConstraint(condition=Q(initial_price__gt=0), name="fund_initial_price_positive"),
+            models.CheckConstraint(
+                condition=Q(intraday_strike_time__gte=EARLIEST_INTRADAY_STRIKE) & Q(intraday_strike_time__lte=LATEST_INTRADAY_STRIKE),
+                name="fund_intraday_strike_inside_every_session",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_of_day_strike_time__isnull=True) | Q(end_of_day_strike_time__gt=models.F("intraday_strike_time")),
+                name="fund_end_of_day_strike_after_intraday",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.ticker} ({self.name})"
+
+    def clean(self) -> None:
+        if self.end_of_day_strike_time and self.intraday_strike_time and self.end_of_day_strike_time <= self.intraday_strike_time:
+            raise ValidationError({"end_of_day_strike_time": "The End of Day strike must come after the Intra-Day strike."})
 
 
 class AssetClass(models.TextChoices):

@@ -7,6 +7,11 @@ million good ones and nothing is written: ``PriceImportError`` carries the
 list of ``{"line": n, "error": "..."}``. A clean file is written in one
 transaction, with a history row per price attributed to the actor.
 
+A file that is not well-formed CSV (a row with more fields than the header)
+stops at the first such row: its line is reported, and nothing is written.
+Numbers are plain decimals (no exponents, no "NaN"), with no more decimal
+places than the column stores, so nothing is silently rounded.
+
 Formats (extra columns are ignored; ``.csv.gz`` is read as gzip):
 
 * daily prices: ``date,ticker,close,adj_close,volume`` (``adj_close`` optional);
@@ -36,10 +41,14 @@ from funds.models import PRICE, DailyPrice, IntradaySnapshot, PriceSource, Secur
 SNAPSHOT_TIME = dt.time(12, 0)
 WRITE_CHUNK = 5_000  # rows per bulk write (and per progress-bar step)
 BATCH_SIZE = 500  # rows per INSERT statement; Django lowers it where the database needs
+ID_CHUNK = 500  # security ids per "already stored?" query
 PROGRESS_MIN_ROWS = 20_000  # smaller imports finish before a progress bar would help
 
 # (decimal places, max digits) of the stored columns, so a value the database would round is refused.
 ADJ_CLOSE = {"max_digits": 20, "decimal_places": 8}
+
+# Plain decimal notation only: no exponents, "NaN" or "inf", so what is stored is what the file says.
+PLAIN_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 
 FileLike = Union[str, os.PathLike, IO, pd.DataFrame]
 
@@ -93,7 +102,7 @@ def daily_prices_import(
                 volume=volume, source=source,
             )
             for sid, day, close, adj_close, volume in zip(
-                rows["security_id"], rows["day"], rows["close"], adj, rows["volume_int"]
+                rows["security_id"].tolist(), rows["ts"].dt.date, rows["close"], adj, rows["volume_int"].tolist()
             )
         ]
 
@@ -112,7 +121,7 @@ def intraday_snapshots_import(
                 security_id=sid, date=day, price=Decimal(price), source=source,
                 taken_at=business_calendar.at_new_york(day, SNAPSHOT_TIME),
             )
-            for sid, day, price in zip(rows["security_id"], rows["day"], rows["price"])
+            for sid, day, price in zip(rows["security_id"].tolist(), rows["ts"].dt.date, rows["price"])
         ]
 
     return _write(frame, errors, SNAPSHOTS, build, actor=actor, source=source, progress=progress)
@@ -121,8 +130,8 @@ def intraday_snapshots_import(
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _read(file: FileLike) -> pd.DataFrame:
-    """All cells as stripped text ("" when empty), lower-case headers, and each row's file line."""
+def _read(file: FileLike, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The wanted columns as stripped text ("" when empty), each row with its file line; blank lines dropped."""
     if isinstance(file, pd.DataFrame):
         frame = file.copy()
         for column in frame.columns:
@@ -143,12 +152,13 @@ def _read(file: FileLike) -> pd.DataFrame:
             raise PriceImportError(
                 f"The file cannot be read as CSV: {message}", details=[{"line": int(found.group(1)) if found else 1, "error": message}]
             ) from None
-        frame = frame.fillna("")
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     # Without skip_blank_lines every physical line is a row, so the position gives the line.
-    frame.insert(0, "line", range(2, len(frame) + 2))
-    for column in frame.columns[1:]:
+    lines = pd.RangeIndex(2, len(frame) + 2)
+    frame = frame[[c for c in columns if c in frame.columns]].fillna("")
+    for column in frame.columns:
         frame[column] = frame[column].str.strip()
+    frame.insert(0, "line", lines)
     blank = (frame.drop(columns="line") == "").all(axis=1)
     return frame.loc[~blank].reset_index(drop=True)
 
@@ -157,57 +167,65 @@ def _read(file: FileLike) -> pd.DataFrame:
 
 
 class _Errors:
-    """Errors gathered column by column; ``rank`` keeps a row's errors in column order."""
+    """Errors gathered column by column; ``rank`` keeps a row's errors in column order.
 
-    def __init__(self) -> None:
+    A message is a string, or a function of the offending rows only, so building
+    messages costs nothing for the (many) good rows.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
         self.parts: list[pd.DataFrame] = []
 
-    def add(self, frame: pd.DataFrame, mask: pd.Series, message, rank: int) -> None:
+    def add(self, mask: pd.Series, message, rank: int) -> None:
         if not mask.any():
             return
-        lines = frame.loc[mask, "line"]
-        text = message[mask] if isinstance(message, pd.Series) else pd.Series(message, index=lines.index)
-        self.parts.append(pd.DataFrame({"line": lines, "rank": rank, "error": text}))
+        rows = self.frame.loc[mask]
+        text = message(rows) if callable(message) else message
+        self.parts.append(pd.DataFrame({"line": rows["line"], "rank": rank, "error": text}))
 
     def __bool__(self) -> bool:
         return bool(self.parts)
 
     def as_details(self) -> list[dict]:
         table = pd.concat(self.parts).sort_values(["line", "rank"], kind="stable")
-        return [{"line": int(line), "error": error} for line, error in zip(table["line"], table["error"])]
+        return [{"line": line, "error": error} for line, error in zip(table["line"].tolist(), table["error"].tolist())]
 
 
-def _quoted(values: pd.Series) -> pd.Series:
-    return "'" + values + "'"
+def _number(text: pd.Series, errors: _Errors, column: str, rank: int) -> tuple[pd.Series, pd.Series]:
+    """The column as floats (NaN where missing or not a plain number) and the mask of usable values."""
+    empty = text == ""
+    not_number = ~empty & ~text.str.fullmatch(PLAIN_NUMBER)
+    errors.add(empty, f"{column} is missing", rank)
+    errors.add(not_number, lambda rows: f"{column} is not a number: '" + rows[column] + "'", rank)
+    usable = ~empty & ~not_number
+    return pd.to_numeric(text.where(usable), errors="coerce"), usable
 
 
 def _check_price(frame: pd.DataFrame, column: str, size: dict, errors: _Errors, rank: int) -> None:
     text = frame[column]
-    value = pd.to_numeric(text, errors="coerce")
-    empty = text == ""
-    not_number = ~empty & (value.isna() | ~value.abs().lt(float("inf")))
-    errors.add(frame, empty, f"{column} is missing", rank)
-    errors.add(frame, not_number, f"{column} is not a number: " + _quoted(text), rank)
-    number = value.notna() & ~not_number
-    errors.add(frame, number & (value <= 0), f"{column} must be positive, got " + text, rank)
+    value, number = _number(text, errors, column, rank)
+    errors.add(number & (value <= 0), lambda rows: f"{column} must be positive, got " + rows[column], rank)
     places = size["decimal_places"]
-    fraction = text.str.extract(r"\.(\d*?)0*$", expand=False).fillna("")
-    errors.add(frame, number & (fraction.str.len() > places), f"{column} has more than {places} decimal places: " + text, rank)
+    # Digits after the point, then (only for the few long ones) without trailing zeros.
+    point = text.str.find(".")
+    long = number & (point >= 0) & (text.str.len() - point - 1 > places)
+    if long.any():
+        fraction = text[long].str.split(".", n=1).str[1].str.rstrip("0")
+        long.loc[long] = fraction.str.len() > places
+    errors.add(long, lambda rows: f"{column} has more than {places} decimal places: " + rows[column], rank)
     limit = 10.0 ** (size["max_digits"] - places)
-    errors.add(frame, number & (value.abs() >= limit), f"{column} is too large: " + text, rank)
+    errors.add(number & (value.abs() >= limit), lambda rows: f"{column} is too large: " + rows[column], rank)
 
 
 def _check_volume(frame: pd.DataFrame, errors: _Errors, rank: int) -> None:
-    text = frame["volume"]
-    value = pd.to_numeric(text, errors="coerce")
-    empty = text == ""
-    not_number = ~empty & (value.isna() | ~value.abs().lt(float("inf")))
-    number = value.notna() & ~not_number
-    errors.add(frame, empty, "volume is missing", rank)
-    errors.add(frame, not_number, "volume is not a number: " + _quoted(text), rank)
-    errors.add(frame, number & (value < 0), "volume must not be negative, got " + text, rank)
-    errors.add(frame, number & (value >= 0) & (value != value.round()), "volume must be a whole number of shares, got " + text, rank)
-    errors.add(frame, number & (value >= 2**63), "volume is too large: " + text, rank)
+    value, number = _number(frame["volume"], errors, "volume", rank)
+    errors.add(number & (value < 0), lambda rows: "volume must not be negative, got " + rows["volume"], rank)
+    errors.add(
+        number & (value >= 0) & (value != value.round()),
+        lambda rows: "volume must be a whole number of shares, got " + rows["volume"], rank,
+    )
+    errors.add(number & (value >= 2**63), lambda rows: "volume is too large: " + rows["volume"], rank)
     frame["volume_int"] = value.where(number & (value >= 0) & (value < 2**63), 0).round().astype("int64")
 
 
@@ -220,9 +238,13 @@ def _sessions_between(first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeInd
     return pd.DatetimeIndex(business_calendar.business_days(first.date(), last.date()))
 
 
+def _iso(rows: pd.DataFrame) -> pd.Series:
+    return rows["ts"].dt.strftime("%Y-%m-%d")
+
+
 def _checked(file: FileLike, fmt: _Format) -> tuple[pd.DataFrame, _Errors]:
     """Parse and check everything that needs no database; the rest is checked inside the write's transaction."""
-    frame = _read(file)
+    frame = _read(file, fmt.required + fmt.optional)
     missing = [c for c in fmt.required if c not in frame.columns]
     if missing:
         raise PriceImportError(
@@ -230,22 +252,21 @@ def _checked(file: FileLike, fmt: _Format) -> tuple[pd.DataFrame, _Errors]:
             details=[{"line": 1, "error": f"missing required column(s): {', '.join(missing)} "
                       f"(expected {','.join(fmt.required + fmt.optional)})"}],
         )
-    frame = frame[["line", *[c for c in fmt.required + fmt.optional if c in frame.columns]]]
-    errors = _Errors()
+    errors = _Errors(frame)
 
     # date
-    parsed = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
-    errors.add(frame, frame["date"] == "", "date is missing", 10)
-    errors.add(frame, (frame["date"] != "") & parsed.isna(), "bad date " + _quoted(frame["date"]) + " (expected YYYY-MM-DD)", 10)
-    dated = parsed.notna()
+    frame["ts"] = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
+    dated = frame["ts"].notna()
+    no_date = frame["date"] == ""
+    errors.add(no_date, "date is missing", 10)
+    errors.add(~no_date & ~dated, lambda rows: "bad date '" + rows["date"] + "' (expected YYYY-MM-DD)", 10)
     if dated.any():
-        sessions = _sessions_between(parsed[dated].min(), parsed[dated].max())
-        errors.add(frame, dated & ~parsed.isin(sessions), parsed.dt.strftime("%Y-%m-%d") + " is not an NYSE business day", 11)
-    frame["day"] = parsed.dt.date
-    frame["iso"] = parsed.dt.strftime("%Y-%m-%d")
+        sessions = _sessions_between(frame.loc[dated, "ts"].min(), frame.loc[dated, "ts"].max())
+        errors.add(dated & ~frame["ts"].isin(sessions), lambda rows: _iso(rows) + " is not an NYSE business day", 11)
 
-    # ticker
-    errors.add(frame, frame["ticker"] == "", "ticker is missing", 20)
+    # ticker (unknown tickers are checked against the database later)
+    named = frame["ticker"] != ""
+    errors.add(~named, "ticker is missing", 20)
 
     # values
     for rank, (column, size) in enumerate(fmt.prices.items(), start=30):
@@ -255,13 +276,12 @@ def _checked(file: FileLike, fmt: _Format) -> tuple[pd.DataFrame, _Errors]:
         _check_volume(frame, errors, 40)
 
     # the same (ticker, date) twice in the file: the later line is the error
-    keyed = dated & (frame["ticker"] != "")
-    first_line = frame.loc[keyed].groupby(["ticker", "iso"])["line"].transform("first")
-    repeated = keyed & frame["line"].ne(first_line.reindex(frame.index))
+    keyed = dated & named
+    frame["first_line"] = frame.loc[keyed].groupby(["ticker", "ts"])["line"].transform("first")
     errors.add(
-        frame, repeated,
-        "duplicate of line " + first_line.reindex(frame.index).astype("Int64").astype(str)
-        + " (" + frame["ticker"] + " " + frame["iso"] + ")",
+        keyed & frame["line"].ne(frame["first_line"]),
+        lambda rows: "duplicate of line " + rows["first_line"].astype("int64").astype(str)
+        + " (" + rows["ticker"] + " " + _iso(rows) + ")",
         50,
     )
     return frame, errors
@@ -271,29 +291,28 @@ def _check_against_database(frame: pd.DataFrame, fmt: _Format, errors: _Errors) 
     """Unknown tickers, and prices already stored for a (security, date) of the file."""
     master = dict(Security.objects.values_list("ticker", "id"))
     frame["security_id"] = frame["ticker"].map(master).astype("Int64")
-    named = frame["ticker"] != ""
-    errors.add(frame, named & frame["security_id"].isna(), "unknown ticker " + _quoted(frame["ticker"]), 21)
+    errors.add((frame["ticker"] != "") & frame["security_id"].isna(), lambda rows: "unknown ticker '" + rows["ticker"] + "'", 21)
 
-    known = frame["security_id"].notna() & frame["day"].notna()
+    known = frame["security_id"].notna() & frame["ts"].notna()
     if not known.any():
         return
     rows = frame.loc[known]
-    stored = pd.DataFrame.from_records(
-        fmt.model.objects.filter(
-            security_id__in=[int(s) for s in rows["security_id"].unique()],
-            date__gte=rows["day"].min(), date__lte=rows["day"].max(),
-        ).values_list("security_id", "date"),
-        columns=["security_id", "day"],
-    )
-    if stored.empty:
+    ids = sorted(int(s) for s in rows["security_id"].unique())
+    first, last = rows["ts"].min().date(), rows["ts"].max().date()
+    found = []
+    for start in range(0, len(ids), ID_CHUNK):  # keeps each query under SQLite's variable limit
+        found += fmt.model.objects.filter(
+            security_id__in=ids[start:start + ID_CHUNK], date__gte=first, date__lte=last
+        ).values_list("security_id", "date")
+    if not found:
         return
-    stored["security_id"] = stored["security_id"].astype("Int64")
-    stored["stored"] = True
-    found = rows[["security_id", "day"]].merge(stored, on=["security_id", "day"], how="left")["stored"]
+    stored = pd.MultiIndex.from_arrays(
+        [pd.array([s for s, _ in found], dtype="Int64"), pd.to_datetime([d for _, d in found]).as_unit(frame["ts"].dt.unit)]
+    )
     exists = pd.Series(False, index=frame.index)
-    exists.loc[rows.index] = found.fillna(False).astype(bool).to_numpy()
+    exists.loc[known] = pd.MultiIndex.from_frame(rows[["security_id", "ts"]]).isin(stored)
     noun = "a close" if fmt.model is DailyPrice else "a 12:00 snapshot"
-    errors.add(frame, exists, noun + " for " + frame["ticker"] + " on " + frame["iso"] + " is already stored", 60)
+    errors.add(exists, lambda bad: noun + " for " + bad["ticker"] + " on " + _iso(bad) + " is already stored", 60)
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -335,7 +354,7 @@ def _write(frame, errors: _Errors, fmt: _Format, build, *, actor, source: str, p
         what=fmt.what,
         rows=len(frame),
         tickers=frame["ticker"].nunique(),
-        first_date=frame["day"].min() if len(frame) else None,
-        last_date=frame["day"].max() if len(frame) else None,
+        first_date=frame["ts"].min().date() if len(frame) else None,
+        last_date=frame["ts"].max().date() if len(frame) else None,
         source=source,
     )

@@ -117,3 +117,24 @@ def test_bad_portfolio_input_is_named(actor, positions, error, match):
 def test_portfolio_on_a_holiday_is_refused(actor):
     with pytest.raises(NotABusinessDay):
         portfolio_book(fund_id=FundFactory().pk, as_of=dt.date(2025, 12, 25), positions=[], cash=D("0"), actor=actor)
+
+
+@pytest.mark.parametrize(
+    "fields, field, message",
+    [
+        ({"intraday_strike_time": dt.time(13, 30)}, "intraday_strike_time", "before 13:00 ET"),
+        ({"intraday_strike_time": dt.time(9, 0)}, "intraday_strike_time", "after the 09:30 ET open"),
+        ({"intraday_strike_time": dt.time(12, 0), "end_of_day_strike_time": dt.time(11, 0)}, "end_of_day_strike_time", "after the Intra-Day"),
+    ],
+)
+def test_strike_times_must_fit_every_session(actor, fields, field, message):
+    # an Intra-Day time after a 13:00 early close would leave that day without a valid strike
+    with pytest.raises(ValidationError) as error:
+        fund_create(actor=actor, **fund_fields(**fields))
+    assert message in str(error.value.message_dict[field])
+
+
+def test_database_refuses_an_intraday_strike_after_the_early_close():
+    fund = FundFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Fund.objects.filter(pk=fund.pk).update(intraday_strike_time=dt.time(13, 30))

@@ -1,0 +1,31 @@
+"""Load the demo Trust, Funds, real prices, replayed NAVs and one login per role (no-op when loaded)."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from backoffice.exceptions import DomainError
+from funds.services.demo import DEFAULT_REPLAY_DAYS, demo_load, format_logins
+
+
+class Command(BaseCommand):
+    help = "Load the demo data set (real prices of ~150 S&P 500 stocks; synthetic identifiers, Funds and quotes)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--replay-days", type=int, default=DEFAULT_REPLAY_DAYS,
+            help=f"business days of NAVs to replay, ending 2021-04-21 (default {DEFAULT_REPLAY_DAYS})",
+        )
+
+    def handle(self, *args, replay_days, **options):
+        try:
+            result = demo_load(replay_days=replay_days, stdout=self.stdout)
+        except DomainError as error:
+            raise CommandError(error.message) from None
+        except ValidationError as error:  # e.g. a Fund named like a demo Fund already exists
+            raise CommandError(f"the demo cannot be loaded into this database: {'; '.join(error.messages)}") from None
+        if result.created:
+            self.stdout.write(self.style.SUCCESS(
+                f"Demo loaded in {result.seconds:.1f}s: NAVs {result.first_day} to {result.last_day}."
+            ))
+        self.stdout.write("\nDemo logins (demo only; never use these passwords elsewhere):\n")
+        self.stdout.write(format_logins(result.logins))
