@@ -29,7 +29,8 @@ def test_anonymous_is_denied_everywhere(priced_fund):
     for url in ["/api/funds/", f"/api/funds/{priced_fund.ticker}/", f"/api/funds/{priced_fund.ticker}/navs/",
                 f"/api/funds/{priced_fund.ticker}/portfolio/", "/api/securities/"]:
         response = client.get(url)
-        assert response.status_code in (401, 403), url
+        assert response.status_code == 401, url
+        assert response["WWW-Authenticate"] == "Token"
         assert "error" in response.json()
 
 
