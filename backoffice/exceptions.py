@@ -67,7 +67,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         return None
     if isinstance(exc, drf_exceptions.ValidationError):
-        return _error("invalid_input", "The request is invalid.", response.status_code, response.data)
-    code = getattr(exc, "default_code", "error")
-    message = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
-    return _error(str(code), str(message), response.status_code)
+        shaped = _error("invalid_input", "The request is invalid.", response.status_code, response.data)
+    else:
+        code = getattr(exc, "default_code", "error")
+        message = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
+        shaped = _error(str(code), str(message), response.status_code)
+    # Keep DRF's headers: WWW-Authenticate on 401, Retry-After on throttling, Allow on 405.
+    for header, value in response.items():
+        shaped[header] = value
+    return shaped
