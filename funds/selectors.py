@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from backoffice import roles
 from backoffice.exceptions import NotFound
-from funds.models import DailyPrice, Fund, NavStrikeFailure, NetAssetValue, Portfolio, Security
+from funds.models import Fund, NetAssetValue, Portfolio, Security
 
 
 def fund_list(*, active_only: bool = True) -> QuerySet[Fund]:
@@ -32,9 +32,11 @@ def nav_list(*, fund: Fund, start: dt.date | None = None, end: dt.date | None = 
     return navs
 
 
-def nav_failures(*, fund: Fund | None = None) -> QuerySet[NavStrikeFailure]:
-    failures = NavStrikeFailure.objects.select_related("fund")
-    return failures.filter(fund=fund) if fund else failures
+def nav_get(*, fund: Fund, day: dt.date, strike: str) -> NetAssetValue:
+    nav = NetAssetValue.objects.select_related("portfolio").filter(fund=fund, date=day, strike=strike.upper()).first()
+    if nav is None:
+        raise NotFound(f"No {strike.upper()} NAV for {fund.ticker} on {day.isoformat()}.")
+    return nav
 
 
 def portfolio_for(*, fund: Fund, on: dt.date) -> Portfolio | None:
@@ -54,7 +56,3 @@ def portfolio_visible_to(*, user, fund: Fund, on: dt.date) -> Portfolio:
 
 def security_list() -> QuerySet[Security]:
     return Security.objects.all()
-
-
-def latest_close(*, security: Security, on: dt.date) -> DailyPrice | None:
-    return DailyPrice.objects.filter(security=security, date__lte=on).order_by("-date").first()

@@ -8,7 +8,6 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.exceptions import NotFound
 from backoffice.permissions import CanSeeHoldings, IsInternalStaff, IsOperations
 from funds import business_calendar, selectors, services
 from funds.api import serializers as s
@@ -55,10 +54,10 @@ class NavExplainApi(APIView):
 
     @extend_schema(responses=s.NavExplainOutput)
     def get(self, request, ticker: str, date: str, strike: str):
+        query = s.DateQuery(data={"date": date})
+        query.is_valid(raise_exception=True)
         fund = selectors.fund_get(ticker=ticker)
-        nav = NetAssetValue.objects.select_related("portfolio").filter(fund=fund, date=date, strike=strike.upper()).first()
-        if nav is None:
-            raise NotFound(f"No {strike} NAV for {fund.ticker} on {date}.")
+        nav = selectors.nav_get(fund=fund, day=query.validated_data["date"], strike=strike)
         return Response(s.NavExplainOutput(nav).data)
 
 
@@ -73,9 +72,8 @@ class NavStrikeApi(APIView):
         data.is_valid(raise_exception=True)
         fund = selectors.fund_get(ticker=ticker)
         outcome = services.nav_strike(fund_id=fund.pk, day=data.validated_data["date"], strike=data.validated_data["strike"], actor=request.user)
-        nav = outcome.nav or NetAssetValue.objects.get(fund=fund, date=outcome.date, strike=outcome.strike)
         code = status.HTTP_201_CREATED if outcome.status == "STRUCK" else status.HTTP_200_OK
-        return Response(s.NavOutput(nav).data, status=code)
+        return Response(s.NavOutput(outcome.nav).data, status=code)
 
 
 class PortfolioApi(APIView):

@@ -218,8 +218,13 @@ def _write(navs: list[NetAssetValue], failures: list[NavStrikeFailure], outcomes
 
 
 def nav_strike(*, fund_id: int, day: dt.date, strike: str, actor, now: dt.datetime | None = None) -> NavStrikeOutcome:
-    """Strike one Fund's NAV. Running it twice is a no-op; a refused strike raises ``NavStrikeRefused``."""
+    """Strike one Fund's NAV; the outcome carries the NAV, new or already struck.
+
+    Running it twice is a no-op; a refused strike raises ``NavStrikeRefused``.
+    """
     (outcome,) = nav_strike_batch(fund_ids=[fund_id], day=day, strike=strike, actor=actor, now=now)
+    if outcome.status == Status.ALREADY_STRUCK:
+        outcome.nav = NetAssetValue.objects.get(fund_id=fund_id, date=day, strike=strike)
     if outcome.status == Status.FAILED:
         raise NavStrikeRefused(
             outcome.failure.message, details={"reason": outcome.failure.reason, "missing_tickers": outcome.missing_tickers}

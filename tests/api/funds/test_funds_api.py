@@ -118,3 +118,12 @@ def test_openapi_schema_and_swagger_ui_are_served():
     paths = schema.json()["paths"]
     assert "/api/funds/{ticker}/navs/" in paths and "/api/funds/{ticker}/portfolio/" in paths
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_nav_explain_names_a_bad_date_or_a_missing_nav(priced_fund):
+    client, _ = client_for(roles.COMPLIANCE)
+    bad = client.get("/api/funds/ACTV/navs/2025-02-30/END_OF_DAY/")
+    assert bad.status_code == 400 and "date" in bad.json()["error"]["details"]
+    missing = client.get(f"/api/funds/ACTV/navs/{DAY}/END_OF_DAY/")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == f"No END_OF_DAY NAV for ACTV on {DAY}."
