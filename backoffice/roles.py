@@ -39,6 +39,8 @@ def _manage(*models: str) -> list[str]:
 FUND_SETUP = ("funds.trust", "funds.adviser", "funds.distributor", "funds.fund")
 MARKET_DATA = ("funds.dailyprice", "funds.intradaysnapshot", "funds.sharequote")
 PORTFOLIO = ("funds.portfolio", "funds.holding")
+# The protected set: Portfolio Managers and Compliance only (not even Operations or the Board).
+PROTECTED = ("baskets.protectedsecurity",)
 NAV_RECORDS = ("funds.netassetvalue", "funds.navstrikefailure", "funds.sharesoutstandingentry")
 
 # Permission codenames per role ("app_label.codename"). Nobody gets delete on
@@ -46,7 +48,7 @@ NAV_RECORDS = ("funds.netassetvalue", "funds.navstrikefailure", "funds.sharesout
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     PORTFOLIO_MANAGER: (
         _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *NAV_RECORDS)
-        + _manage(*PORTFOLIO)
+        + _manage(*PORTFOLIO, *PROTECTED)
     ),
     OPERATIONS: (
         _manage(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO)
@@ -54,7 +56,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         + ["funds.add_netassetvalue", "funds.add_sharesoutstandingentry"]
     ),
     AP_RELATIONSHIP: _view(*FUND_SETUP, "funds.security", "funds.netassetvalue"),
-    COMPLIANCE: _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS),
+    COMPLIANCE: _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED),
     BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue"),
     AUTHORIZED_PARTICIPANT: [],
     INVESTING_FUND: [],

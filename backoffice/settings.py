@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "backoffice.apps.BackofficeConfig",
     "funds.apps.FundsConfig",
+    "baskets.apps.BasketsConfig",
 ]
 
 MIDDLEWARE = [
