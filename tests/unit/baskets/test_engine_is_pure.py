@@ -1,0 +1,21 @@
+"""The basket engine stays pure: importing it must not import Django."""
+
+import subprocess
+import sys
+
+import pytest
+
+ENGINE_MODULES = [
+    "baskets.engine",
+    "baskets.engine.errors",
+    "baskets.engine.metrics",
+    "baskets.engine.risk",
+]
+
+
+@pytest.mark.parametrize("module", ENGINE_MODULES)
+def test_engine_module_does_not_import_django(module):
+    code = f"import sys, {module}; sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)"
+    # run from the repo root without DJANGO_SETTINGS_MODULE, so nothing else pulls Django in
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": "."})
+    assert result.returncode == 0, f"{module} imports Django: {result.stderr}"
