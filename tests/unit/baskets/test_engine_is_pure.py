@@ -10,6 +10,7 @@ ENGINE_MODULES = [
     "baskets.engine.errors",
     "baskets.engine.metrics",
     "baskets.engine.risk",
+    "baskets.engine.optimizer",
 ]
 
 
