@@ -37,9 +37,15 @@ split lands near the optimum). If no seed is feasible it first builds a feasible
 the largest non-protected holdings until the forced-out weight reaches the floor, then improves on
 it with the same procedure. ``diagnostics.lower_bound`` says which, and how many QPs it took.
 
-At most N names: solve, keep the N largest weights (and only weights >= ``min_weight``), re-solve
-on those, repeated until the basket stops shrinking (at most ``max_rounds`` solves of the whole
-problem).
+At most N names: solve, keep the N names with the largest max(basket weight, portfolio weight)
+among those with basket weight >= ``min_weight`` (large holdings stay, so the overlap and the
+active-share ceiling stay within reach), re-solve on those, repeated until the basket stops
+shrinking (at most ``max_rounds`` solves of the whole problem). Names below ``min_weight`` are
+dropped the same way.
+
+Speed: with the default PCA model (30 factors) a 500-holding Fund over a 500-name universe takes
+about 0.01 s per QP and 0.07 s in all on this 2-core machine; Ledoit-Wolf (T + 1 = 253 factor
+columns) about 0.2 s. Clarabel's "qdldl" factorisation beat "faer" here (0.18 s vs 0.35 s).
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ APPLICATION_MAX_ACTIVE_SHARE = 0.30
 _ZERO = 1e-8  # solver noise: weights below are zero
 _MARGIN = 1e-6  # bounds are tightened by this much inside the solver, so reported values keep them
 _CHECK = 1e-5  # post-solve verification tolerance
-DIRECT_SOLVE_METHOD = "qdldl"  # Clarabel's default LDL; faster than "faer" here (0.18 s vs 0.35 s, 500 names)
+DIRECT_SOLVE_METHOD = "qdldl"
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,8 @@ class BasketParams:
     min_weight: float = 1e-4  # smaller basket weights are dropped and the basket re-solved
     basket_cash: float | None = None  # None: the basket holds the Fund's cash weight
     weight_sum_tolerance: float = 1e-4  # |sum(w_p) + cash - 1| allowed before InvalidPortfolio
-    risk_model: str = "lw_cc"
-    pca_factors: int = 15
+    risk_model: str = "pca"  # see risk.py; chosen on out-of-sample tracking (README / bench)
+    pca_factors: int = 30
     history_days: int = 252  # the most recent rows of the return history used
     min_history_days: int = 126  # fewest returns per name (and rows overall)
     adv_fraction: float | None = None  # quantity per Creation Unit <= adv_fraction x ADV
@@ -252,7 +258,6 @@ class _Solver:
         held = np.flatnonzero(wp_c > 0)
         h = held.size if upper else 0
         k = sp.loadings.shape[1]
-        n_x = m + h + k
         d_c = sp.specific[candidates]
         b_c = sp.loadings[candidates]
 
@@ -324,10 +329,16 @@ def _clean(w: np.ndarray, sp: _Space) -> np.ndarray:
     """Remove interior-point noise: clip to [0, cap], zero the dust, restore the exact sum."""
     w = np.clip(w, 0.0, sp.caps)
     w[w < _ZERO] = 0.0
-    total = w.sum()
-    if total > 0:
-        w = w * (sp.invested / total)
-    return np.minimum(w, sp.caps)
+    for _ in range(5):  # rescale the names below their cap until the budget is met exactly
+        gap = sp.invested - w.sum()
+        if abs(gap) <= 1e-15:
+            break
+        free = (w > 0) & (w < sp.caps) if gap > 0 else (w > 0)
+        if not free.any():
+            break
+        w[free] *= 1 + gap / w[free].sum()
+        w = np.minimum(w, sp.caps)
+    return w
 
 
 def _active_share(w: np.ndarray, sp: _Space) -> float:
@@ -593,6 +604,16 @@ def build_substitute_basket(
             constraint="max-names",
         )
 
+    if params.max_names is not None:
+        reachable = wp.reindex(candidates_ids, fill_value=0.0).clip(upper=caps).nlargest(params.max_names).sum()
+        best_share = 1.0 - float(reachable) - min(portfolio_cash, cash_b)
+        if best_share > params.max_active_share + _CHECK:
+            raise InfeasibleBasket(
+                f"with at most {params.max_names} names the basket overlaps at most {float(reachable):.2%} of the "
+                f"portfolio's securities: Active Share Differential >= {best_share:.2%}, above the {params.max_active_share:.2%} ceiling",
+                constraint="max-names",
+            )
+
     # risk model over holdings and candidates
     names = wp.index.append(candidates_ids.difference(wp.index, sort=False))
     if covariance is not None:
@@ -627,7 +648,10 @@ def build_substitute_basket(
         w_c = solution.w[candidates]
         keep = w_c >= max(params.min_weight, _ZERO)
         if params.max_names is not None and keep.sum() > params.max_names:
-            ranked = np.argsort(-w_c, kind="stable")[: params.max_names]
+            # rank by max(basket weight, portfolio weight): large holdings stay candidates, so the
+            # re-solve keeps the overlap (and the active-share ceiling) within reach
+            score = np.where(keep, np.maximum(w_c, space.wp[candidates]), -1.0)
+            ranked = np.argsort(-score, kind="stable")[: params.max_names]
             keep = np.zeros_like(keep)
             keep[ranked] = True
         positive = w_c > 0

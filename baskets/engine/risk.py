@@ -4,11 +4,12 @@ With ~500 names and 252 days the sample covariance is singular (rank <= 251) and
 exploits its noise: a basket that looks perfect in sample tracks badly out of sample. The engine
 therefore offers:
 
-- ``ledoit_wolf_constant_correlation`` (default): Ledoit & Wolf (2003, "Honey, I shrunk the sample
+- ``pca_factor_model`` (the optimiser's default, 30 factors): k statistical factors (principal
+  components) plus diagonal specific risk;
+- ``ledoit_wolf_constant_correlation``: Ledoit & Wolf (2003, "Honey, I shrunk the sample
   covariance matrix") shrinkage towards the constant-correlation target, closed form;
 - ``ledoit_wolf_identity``: Ledoit & Wolf (2004, "A well-conditioned estimator for large-dimensional
   covariance matrices") shrinkage towards a scaled identity, closed form;
-- ``pca_factor_model``: k statistical factors (principal components) plus diagonal specific risk;
 - ``sample_covariance``: the plain estimate, kept as the benchmark's straw man.
 
 Every estimate is returned as a ``CovarianceModel`` in "low rank plus diagonal" form,
@@ -16,6 +17,15 @@ Every estimate is returned as a ``CovarianceModel`` in "low rank plus diagonal" 
 X'X / T with X the T x n demeaned returns; the constant-correlation target is rho * s s' +
 diag((1 - rho) s^2)), so the optimiser can write the tracking variance with k + n terms instead of
 an n x n dense matrix: y = B'a, variance = |y|^2 + sum d_i a_i^2, which keeps the QP sparse.
+
+Choice of default. On the S&P 500 sample (../shared/data), random active portfolios of 50-200
+names with 5-25% protected, baskets rebuilt monthly from 252 days and held 21 days out of sample,
+the median realised tracking error relative to the naive basket (drop protected, rescale) was:
+PCA 30 factors 0.81-0.89, PCA 20 0.83-0.90, Ledoit-Wolf constant correlation 0.85-0.90, Ledoit-Wolf
+identity 0.95, sample covariance 1.04 (worse than naive: it overfits). PCA with 30 factors is as good
+as the best shrinkage estimate and its QP is about 10x faster (k = 30 instead of T + 1 = 253
+columns in the factor block), so the optimiser uses it by default. bench/basket_quality.py is the
+reference for these figures.
 
 Missing returns: each column is demeaned over its observed days and its missing days are set to 0
 (the column mean), which shrinks that name's variances and covariances slightly towards zero.
@@ -32,8 +42,8 @@ import pandas as pd
 from baskets.engine.errors import InsufficientHistory
 
 METHODS = ("lw_cc", "lw_identity", "pca", "sample")
-DEFAULT_METHOD = "lw_cc"
-DEFAULT_PCA_FACTORS = 15
+DEFAULT_METHOD = "pca"
+DEFAULT_PCA_FACTORS = 30
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ ENGINE_MODULES = [
     "baskets.engine.metrics",
     "baskets.engine.risk",
     "baskets.engine.optimizer",
+    "baskets.engine.quantities",
 ]
 
 

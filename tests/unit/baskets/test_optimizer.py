@@ -263,7 +263,7 @@ def test_the_engine_beats_the_naive_basket_ex_ante():
     returns = _factor_returns(names=60, seed=3)
     wp = pd.Series(1 / 30, index=returns.columns[:30])
     protected = list(returns.columns[:4])
-    result = build_substitute_basket(wp, protected, returns)
+    result = build_substitute_basket(wp, protected, returns, BasketParams(risk_model="lw_cc"))
     naive = naive_basket(wp, protected)
     from baskets.engine.risk import ledoit_wolf_constant_correlation
 
@@ -324,7 +324,7 @@ def test_every_constraint_holds_or_a_named_error_is_raised(problem):
     assert set(w.index).isdisjoint(protected)
     share = active_share(wp, w, portfolio_cash=cash, basket_cash=basket_cash)
     assert params.min_active_share - 1e-6 <= share <= params.max_active_share + 1e-6
-    assert basket_overlap(wp, w, portfolio_cash=cash, basket_cash=basket_cash) == pytest.approx(1 - share, abs=1e-9)
+    assert basket_overlap(wp, w, portfolio_cash=cash, basket_cash=basket_cash) == pytest.approx(1 - share, abs=1e-8)
     if params.max_names is not None:
         assert len(w) <= params.max_names
     assert result.diagnostics.active_share == pytest.approx(share, abs=1e-9)
@@ -444,3 +444,55 @@ def test_parameters_outside_the_application(params, constraint):
 
 def test_every_engine_error_is_a_value_error():
     assert issubclass(BasketEngineError, ValueError)
+
+
+def test_the_qp_optimum_matches_an_independent_solver():
+    # given: 14 names (10 held, 2 protected, 4 outside), a 3-factor covariance; without a ceiling
+    # this draw's basket has an active share of 20.3% against 14.8% protected: a 17.8% ceiling binds
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(16)
+    names = [f"H{i}" for i in range(10)] + [f"O{i}" for i in range(4)]
+    loadings = rng.normal(0, 0.02, (14, 3))
+    specific = rng.uniform(0.2, 2.0, 14) * 1e-4
+    cov = CovarianceModel(pd.Index(names), loadings, specific, "test", 252)
+    wp = pd.Series(rng.uniform(0.5, 1.5, 10), index=names[:10])
+    wp /= wp.sum()
+    protected = ["H0", "H1"]
+    params = BasketParams(max_weight=0.25, max_active_share=round(wp[protected].sum() + 0.03, 4))
+    # when
+    result = build_substitute_basket(wp, protected, None, params, covariance=cov)
+    # then: SLSQP on the same problem in the plain form (w over the 12 free names, u >= wp - w)
+    dense = cov.dense().to_numpy()
+    free = [n for n in names if n not in protected]
+    index = [names.index(n) for n in free]
+    held_free = [i for i, n in enumerate(free) if n in wp.index]
+    wp_full = wp.reindex(names, fill_value=0).to_numpy()
+
+    def objective(x):
+        w = np.zeros(14)
+        w[index] = x[:12]
+        a = w - wp_full
+        return a @ dense @ a * 1e4  # scaled for SLSQP's absolute tolerances
+
+    constraints = [
+        {"type": "eq", "fun": lambda x: x[:12].sum() - 1.0},
+        {"type": "ineq", "fun": lambda x: params.max_active_share - wp[protected].sum() - x[12:].sum()},
+    ]
+    for j, i in enumerate(held_free):
+        constraints.append({"type": "ineq", "fun": lambda x, i=i, j=j: x[12 + j] - (wp[free[i]] - x[i])})
+    x0 = np.concatenate([naive_basket(wp, protected).reindex(free, fill_value=0).to_numpy(), np.zeros(len(held_free))])
+    bounds = [(0, 0.25)] * 12 + [(0, None)] * len(held_free)
+    reference = minimize(objective, x0, method="SLSQP", bounds=bounds, constraints=constraints, options={"ftol": 1e-14, "maxiter": 500})
+    assert reference.success
+    engine = result.diagnostics.tracking_variance * 1e4
+    assert engine <= reference.fun * (1 + 1e-4)
+    assert engine == pytest.approx(reference.fun, rel=1e-3)
+    assert result.diagnostics.active_share == pytest.approx(params.max_active_share, abs=1e-5)  # the ceiling binds
+
+
+def test_too_few_names_to_stay_under_the_ceiling():
+    # with one name the basket overlaps at most A's .4: active share >= .6 > .3
+    with pytest.raises(InfeasibleBasket, match="overlaps at most 40.00%") as caught:
+        build_substitute_basket(PORTFOLIO, ["D"], None, BasketParams(max_weight=1.0, max_names=1), covariance=identity("ABCDE"))
+    assert caught.value.constraint == "max-names"
