@@ -194,15 +194,11 @@ def build_fixture(args, day: dt.date, prices, actor) -> tuple[list[int], dict[st
     from django.db import transaction
 
     from funds import business_calendar
-    from funds.identifiers import cusip_check_digit
+    from funds.identifiers import synthetic_cusip
     from funds.models import (
         Adviser, DailyPrice, Distributor, Fund, Holding, IntradaySnapshot, Portfolio, PriceSource, Security,
         SharesOutstandingEntry, Trust,
     )
-
-    def synthetic_cusip(prefix: str, number: int) -> str:
-        base = f"{prefix}{number:05d}"
-        return base + cusip_check_digit(base)
 
     tickers = prices.index.tolist()
     if args.holdings > len(tickers):

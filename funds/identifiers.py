@@ -51,3 +51,19 @@ def is_valid_isin(isin: str) -> bool:
         return isin_check_digit(isin[:11]) == isin[11]
     except ValueError:
         return False
+
+
+def synthetic_cusip(prefix: str, serial: int) -> str:
+    """A well-formed but made-up CUSIP: prefix, zero-padded serial, check digit (demo, tests, benchmarks).
+
+    Records built with it must say so (``Security.identifiers_synthetic``); never present one as real.
+    """
+    base = f"{prefix}{serial:0{8 - len(prefix)}d}"
+    if len(base) != 8:
+        raise ValueError(f"prefix {prefix!r} and serial {serial} do not fit the 8 CUSIP base characters")
+    return base + cusip_check_digit(base)
+
+
+def synthetic_isin(cusip: str, country: str = "US") -> str:
+    """The ISIN wrapping a (synthetic) CUSIP: country code, CUSIP, check digit."""
+    return country + cusip + isin_check_digit(country + cusip)

@@ -8,13 +8,12 @@ from decimal import Decimal
 import factory
 from django.contrib.auth.models import Group, User
 
-from funds.identifiers import cusip_check_digit
+from funds.identifiers import synthetic_cusip
 from funds.models import Adviser, AssetClass, Distributor, Fund, Security, Trust
 
 
 def make_cusip(n: int, prefix: str = "Z") -> str:
-    base = f"{prefix}{n:07d}"[:8]
-    return base + cusip_check_digit(base)
+    return synthetic_cusip(prefix, n)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

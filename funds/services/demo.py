@@ -34,7 +34,7 @@ from backoffice import roles
 from backoffice.audit import system_user
 from backoffice.exceptions import InvalidInput
 from funds import business_calendar
-from funds.identifiers import cusip_check_digit, isin_check_digit
+from funds.identifiers import synthetic_cusip, synthetic_isin
 from funds.models import (
     Adviser,
     AssetClass,
@@ -265,15 +265,6 @@ def _read_sample() -> tuple[pd.DataFrame, pd.DataFrame]:
     prices = pd.read_csv(DEMO_DIR / "prices.csv.gz", dtype=str)
     master = pd.read_csv(DEMO_DIR / "securities.csv", dtype=str).sort_values("ticker", kind="stable").reset_index(drop=True)
     return prices, master
-
-
-def synthetic_cusip(prefix: str, serial: int) -> str:
-    base = f"{prefix}{serial:0{8 - len(prefix)}d}"
-    return base + cusip_check_digit(base)
-
-
-def synthetic_isin(cusip: str) -> str:
-    return "US" + cusip + isin_check_digit("US" + cusip)
 
 
 def _create_securities(master: pd.DataFrame, prices: pd.DataFrame, actor) -> dict[str, Security]:

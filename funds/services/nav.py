@@ -94,8 +94,9 @@ def nav_strike_batch(*, fund_ids: list[int], day: dt.date, strike: str, actor, n
     if missing_funds:
         raise Fund.DoesNotExist(f"unknown fund id(s): {missing_funds}")
 
+    strike_at = {fund.pk: strike_instant(fund, day, strike) for fund in funds}
     for fund in funds:
-        instant = strike_instant(fund, day, strike)
+        instant = strike_at[fund.pk]
         if now < instant:
             raise StrikeNotDue(
                 f"{fund.ticker} {Strike(strike).label} for {day.isoformat()} is due at "
@@ -171,7 +172,7 @@ def nav_strike_batch(*, fund_ids: list[int], day: dt.date, strike: str, actor, n
             )),
         }
         nav = NetAssetValue(
-            fund=fund, date=day, strike=strike, strike_at=strike_instant(fund, day, strike), struck_at=now,
+            fund=fund, date=day, strike=strike, strike_at=strike_at[fund.pk], struck_at=now,
             portfolio=portfolio, price_basis=price_basis, holdings_count=len(rows),
             securities_value=computed.securities_value, cash=computed.cash, liabilities=computed.liabilities,
             net_assets=computed.net_assets, shares_outstanding=outstanding, nav_per_share=computed.nav_per_share,

@@ -1,11 +1,21 @@
-"""Numeric modules stay pure: importing them must not import Django."""
+"""Numeric modules (NAV arithmetic, calendar, identifiers, the basket engine) stay pure: importing them must not import Django."""
 
 import subprocess
 import sys
 
 import pytest
 
-PURE_MODULES = ["funds.nav_math", "funds.business_calendar", "funds.identifiers"]
+PURE_MODULES = [
+    "funds.nav_math",
+    "funds.business_calendar",
+    "funds.identifiers",
+    "baskets.engine",
+    "baskets.engine.errors",
+    "baskets.engine.metrics",
+    "baskets.engine.risk",
+    "baskets.engine.optimizer",
+    "baskets.engine.quantities",
+]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)

@@ -26,3 +26,14 @@ def test_real_isins_are_valid(isin):
 def test_bad_isin_is_invalid():
     assert not is_valid_isin("US0378331006")
     assert isin_check_digit("US037833100") == "5"
+
+
+def test_synthetic_identifiers_are_well_formed_and_deterministic():
+    from funds.identifiers import synthetic_cusip, synthetic_isin
+
+    assert synthetic_cusip("999", 42) == "99900042" + cusip_check_digit("99900042")
+    assert synthetic_cusip("Z", 7) == synthetic_cusip("Z", 7)
+    assert is_valid_cusip(synthetic_cusip("9Z", 123))
+    assert is_valid_isin(synthetic_isin(synthetic_cusip("9Z", 123)))
+    with pytest.raises(ValueError, match="do not fit"):
+        synthetic_cusip("999", 123456)
