@@ -246,11 +246,23 @@ class _Solver:
         self.space = space
         self.solves = 0
         self.seconds = 0.0
+        self._factor_cache: tuple = (None, None)
+        settings = clarabel.DefaultSettings()
+        settings.verbose = False
+        settings.max_iter = 200
+        settings.direct_solve_method = DIRECT_SOLVE_METHOD
+        self.settings = settings
 
     def solve(self, candidates: np.ndarray, *, upper: bool = True, overlap_cap: tuple | None = None) -> _Solution | None:
         """QP over ``candidates`` (indices into names); None when infeasible.
 
         ``overlap_cap = (in_l, rhs)``: sum of w over candidates flagged ``in_l`` <= rhs (the CCP cut).
+
+        Variables x = [w (m candidates), u (h held candidates, only with ``upper``), y (k factors)].
+        Rows, in order: y - B_c' w = -B' w_p (k, zero cone); sum w = invested (1, zero cone);
+        -w <= 0 (m); w <= cap (m); with ``upper``: -w_held - u <= -w_p_held (h), -u <= 0 (h),
+        sum u <= room (1); with ``overlap_cap``: sum_{L} w <= rhs (1). The matrices are assembled
+        directly in coordinate form (one concatenation, one conversion), not from sparse blocks.
         """
         sp = self.space
         m = candidates.size
@@ -259,54 +271,61 @@ class _Solver:
         h = held.size if upper else 0
         k = sp.loadings.shape[1]
         d_c = sp.specific[candidates]
-        b_c = sp.loadings[candidates]
+        n_var = m + h + k
+        arange_m = np.arange(m)
 
-        p_diag = np.concatenate([2 * d_c, np.zeros(h), 2 * np.ones(k)])
-        p_mat = sparse.diags(p_diag, format="csc")
+        # P = diag(2 d_c, 0 (u), 2 (y)), upper triangle, explicit zeros left out
+        p_diag = np.concatenate([2 * d_c, np.zeros(h), np.full(k, 2.0)])
+        p_idx = np.flatnonzero(p_diag)
+        p_mat = sparse.csc_matrix((p_diag[p_idx], (p_idx, p_idx)), shape=(n_var, n_var))
         q = np.concatenate([-2 * d_c * wp_c, np.zeros(h + k)])
 
-        blocks, rhs, n_zero = [], [], 0
-        # y - B_c' w = -B' w_p   (k rows)
-        if k:
-            blocks.append(sparse.hstack([sparse.csc_matrix(-b_c.T), sparse.csc_matrix((k, h)), sparse.identity(k, format="csc")]))
+        rows, cols, vals, rhs = [], [], [], []
+        row = 0
+        if k:  # y - B_c' w = -B' w_p
+            f_rows, f_cols, f_vals = self._factor_block(candidates)
+            rows += [f_rows, np.arange(k)]
+            cols += [f_cols, m + h + np.arange(k)]
+            vals += [f_vals, np.ones(k)]
             rhs.append(-sp.exposure_p)
-            n_zero += k
-        # sum w = invested
-        blocks.append(sparse.hstack([sparse.csc_matrix(np.ones((1, m))), sparse.csc_matrix((1, h + k))]))
+            row = k
+        rows.append(np.full(m, row))  # sum w = invested
+        cols.append(arange_m)
+        vals.append(np.ones(m))
         rhs.append([sp.invested])
-        n_zero += 1
-        # 0 <= w <= cap
-        eye_m = sparse.identity(m, format="csc")
-        blocks.append(sparse.hstack([-eye_m, sparse.csc_matrix((m, h + k))]))
-        rhs.append(np.zeros(m))
-        blocks.append(sparse.hstack([eye_m, sparse.csc_matrix((m, h + k))]))
-        rhs.append(sp.caps[candidates])
+        row += 1
+        n_zero = row
+        rows += [row + arange_m, row + m + arange_m]  # -w <= 0; w <= cap
+        cols += [arange_m, arange_m]
+        vals += [np.full(m, -1.0), np.ones(m)]
+        rhs += [np.zeros(m), sp.caps[candidates]]
+        row += 2 * m
         if upper:
             # u_j >= wp_j - w_j, u_j >= 0, sum u <= max_as - constant underweight
-            pick = sparse.csc_matrix((np.ones(h), (np.arange(h), held)), shape=(h, m))
-            eye_h = sparse.identity(h, format="csc")
-            blocks.append(sparse.hstack([-pick, -eye_h, sparse.csc_matrix((h, k))]))
-            rhs.append(-wp_c[held])
-            blocks.append(sparse.hstack([sparse.csc_matrix((h, m)), -eye_h, sparse.csc_matrix((h, k))]))
-            rhs.append(np.zeros(h))
+            arange_h = np.arange(h)
+            rows += [row + arange_h, row + arange_h, row + h + arange_h, np.full(h, row + 2 * h)]
+            cols += [held, m + arange_h, m + arange_h, m + arange_h]
+            vals += [np.full(h, -1.0), np.full(h, -1.0), np.full(h, -1.0), np.ones(h)]
             constant_under = float(sp.wp.sum() - wp_c.sum()) + sp.cash_under
-            blocks.append(sparse.hstack([sparse.csc_matrix((1, m)), sparse.csc_matrix(np.ones((1, h))), sparse.csc_matrix((1, k))]))
             room = sp.max_as - constant_under
-            rhs.append([max(room - sp.margin, 0.0) if room >= -_CHECK / 10 else room])  # at the ceiling: u = 0
+            rhs += [-wp_c[held], np.zeros(h), [max(room - sp.margin, 0.0) if room >= -_CHECK / 10 else room]]  # at the ceiling: u = 0
+            row += 2 * h + 1
         if overlap_cap is not None:
             in_l, cap_rhs = overlap_cap
-            blocks.append(sparse.hstack([sparse.csc_matrix(in_l.astype(float)[None, :]), sparse.csc_matrix((1, h + k))]))
+            picked = np.flatnonzero(in_l)
+            rows.append(np.full(picked.size, row))
+            cols.append(picked)
+            vals.append(np.ones(picked.size))
             rhs.append([cap_rhs])
-        a_mat = sparse.vstack(blocks, format="csc")
+            row += 1
+        a_mat = sparse.csc_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(row, n_var)
+        )
         b_vec = np.concatenate([np.asarray(r, dtype=float) for r in rhs])
-        cones = [clarabel.ZeroConeT(n_zero), clarabel.NonnegativeConeT(a_mat.shape[0] - n_zero)]
+        cones = [clarabel.ZeroConeT(n_zero), clarabel.NonnegativeConeT(row - n_zero)]
 
-        settings = clarabel.DefaultSettings()
-        settings.verbose = False
-        settings.max_iter = 200
-        settings.direct_solve_method = DIRECT_SOLVE_METHOD
         started = time.perf_counter()
-        solution = clarabel.DefaultSolver(p_mat, q, a_mat, b_vec, cones, settings).solve()
+        solution = clarabel.DefaultSolver(p_mat, q, a_mat, b_vec, cones, self.settings).solve()
         self.seconds += time.perf_counter() - started
         self.solves += 1
         status = str(solution.status)
@@ -318,6 +337,16 @@ class _Solver:
         w[candidates] = np.asarray(solution.x)[:m]
         w = _clean(w, sp)
         return _Solution(w=w, objective=self.objective(w), status=status)
+
+    def _factor_block(self, candidates: np.ndarray) -> tuple:
+        """Coordinates of -B_c' (k x m, row-major, exact zeros left out), cached per candidate set:
+        the CCP re-solves the same candidates several times."""
+        key = candidates.tobytes()
+        if self._factor_cache[0] != key:
+            block = -self.space.loadings[candidates].T
+            f_rows, f_cols = np.nonzero(block)
+            self._factor_cache = (key, (f_rows, f_cols, block[f_rows, f_cols]))
+        return self._factor_cache[1]
 
     def objective(self, w: np.ndarray) -> float:
         a = w - self.space.wp
