@@ -6,16 +6,39 @@ strike times and the NYSE calendar (early closes move the End of Day strike),
 so one dispatcher every five minutes of the trading afternoon is enough: it
 strikes every NAV whose instant has passed and is not yet struck, and a
 strike that failed for a missing price is retried on the next run.
+
+Substitute Baskets are published before the open (08:00 ET by default,
+``BASKET_PUBLISH_HOUR``); the task itself skips NYSE holidays. Proxy spreads are
+recorded after the End of Day NAVs, every 15 minutes from 16:15 to 19:45 ET
+(early closes included: the NAV is struck by then), each run a no-op for Funds
+already done.
 """
+
+import os
 
 from celery.schedules import crontab
 
+# Read here, not from django.conf.settings: settings.py imports this module.
+BASKET_PUBLISH_HOUR = int(os.environ.get("BASKET_PUBLISH_HOUR", "8"))
+
 NAV_STRIKES_DUE_CRONTAB = crontab(minute="*/5", hour="12-18", day_of_week="mon-fri")
+BASKETS_PUBLISH_CRONTAB = crontab(minute=0, hour=BASKET_PUBLISH_HOUR, day_of_week="mon-fri")
+PROXY_SPREADS_CRONTAB = crontab(minute="15,30,45", hour="16-19", day_of_week="mon-fri")
 
 BEAT_SCHEDULE = {
     "nav-strikes-due": {
         "task": "funds.tasks.nav_strikes_due_task",
         "schedule": NAV_STRIKES_DUE_CRONTAB,
         "options": {"expires": 4 * 60},
+    },
+    "substitute-baskets-publish": {
+        "task": "baskets.tasks.baskets_publish_due_task",
+        "schedule": BASKETS_PUBLISH_CRONTAB,
+        "options": {"expires": 60 * 60},
+    },
+    "proxy-spreads-record": {
+        "task": "baskets.tasks.proxy_spreads_due_task",
+        "schedule": PROXY_SPREADS_CRONTAB,
+        "options": {"expires": 10 * 60},
     },
 }

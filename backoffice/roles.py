@@ -41,6 +41,11 @@ MARKET_DATA = ("funds.dailyprice", "funds.intradaysnapshot", "funds.sharequote")
 PORTFOLIO = ("funds.portfolio", "funds.holding")
 # The protected set: Portfolio Managers and Compliance only (not even Operations or the Board).
 PROTECTED = ("baskets.protectedsecurity",)
+# Published baskets, their spreads and workflow events: read by every internal role (they are public
+# data once published); the engine report inside is shown to PMs and Compliance only (baskets/admin.py).
+BASKETS = ("baskets.substitutebasket", "baskets.basketcomponent", "baskets.proxyspread", "baskets.basketevent")
+BASKET_POLICY = ("baskets.basketpolicy",)
+CORRECT_BASKET = "baskets.correct_substitutebasket"
 NAV_RECORDS = ("funds.netassetvalue", "funds.navstrikefailure", "funds.sharesoutstandingentry")
 
 # Permission codenames per role ("app_label.codename"). Nobody gets delete on
@@ -48,16 +53,19 @@ NAV_RECORDS = ("funds.netassetvalue", "funds.navstrikefailure", "funds.sharesout
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     PORTFOLIO_MANAGER: (
         _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *NAV_RECORDS)
-        + _manage(*PORTFOLIO, *PROTECTED)
+        + _manage(*PORTFOLIO, *PROTECTED, *BASKET_POLICY)
+        + _view(*BASKETS)
+        + [CORRECT_BASKET]
     ),
     OPERATIONS: (
         _manage(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO)
         + _view(*NAV_RECORDS)
         + ["funds.add_netassetvalue", "funds.add_sharesoutstandingentry"]
+        + _view(*BASKETS, *BASKET_POLICY)
     ),
-    AP_RELATIONSHIP: _view(*FUND_SETUP, "funds.security", "funds.netassetvalue"),
-    COMPLIANCE: _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED),
-    BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue"),
+    AP_RELATIONSHIP: _view(*FUND_SETUP, "funds.security", "funds.netassetvalue", "baskets.substitutebasket", "baskets.basketcomponent"),
+    COMPLIANCE: _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED, *BASKETS, *BASKET_POLICY),
+    BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS),
     AUTHORIZED_PARTICIPANT: [],
     INVESTING_FUND: [],
 }

@@ -178,6 +178,12 @@ CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
+# Mail: Operations alerts (a basket that could not be published). Console by default; set
+# EMAIL_URL-style settings through the environment in production.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "backoffice@localhost")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+
 # Tests needing PostgreSQL, Redis or a worker fail instead of skipping when set.
 REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -49,3 +53,216 @@ class ProtectedSecurity(models.Model):
     def __str__(self) -> str:
         until = self.effective_to.isoformat() if self.effective_to else "open"
         return f"{self.security} protected in {self.fund} {self.effective_from.isoformat()}..{until}"
+
+
+# --- the Substitute Basket ---------------------------------------------------------------------
+
+PERCENT = {"max_digits": 9, "decimal_places": 4}
+APPLICATION_MIN_ACTIVE_SHARE_PCT = Decimal("5.00")
+APPLICATION_MAX_ACTIVE_SHARE_PCT = Decimal("30.00")
+
+
+class RiskModel(models.TextChoices):
+    PCA = "pca", "Statistical factors (PCA) + specific risk"
+    LEDOIT_WOLF_CC = "lw_cc", "Ledoit-Wolf, constant-correlation target"
+    LEDOIT_WOLF_IDENTITY = "lw_identity", "Ledoit-Wolf, identity target"
+    SAMPLE = "sample", "Sample covariance (benchmark only: overfits)"
+
+
+class BasketPolicy(models.Model):
+    """A Fund's Substitute Basket parameters, inside the application's bounds (footnote 29: 5%-30%)."""
+
+    fund = models.OneToOneField("funds.Fund", on_delete=models.PROTECT, related_name="basket_policy")
+    min_active_share_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=APPLICATION_MIN_ACTIVE_SHARE_PCT,
+        validators=[MinValueValidator(APPLICATION_MIN_ACTIVE_SHARE_PCT), MaxValueValidator(APPLICATION_MAX_ACTIVE_SHARE_PCT)],
+        help_text="Lowest Active Share Differential, percent (at least 5.00).",
+    )
+    max_active_share_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=APPLICATION_MAX_ACTIVE_SHARE_PCT,
+        validators=[MinValueValidator(APPLICATION_MIN_ACTIVE_SHARE_PCT), MaxValueValidator(APPLICATION_MAX_ACTIVE_SHARE_PCT)],
+        help_text="Highest Active Share Differential, percent (at most 30.00).",
+    )
+    max_weight_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("10.00"),
+        validators=[MinValueValidator(Decimal("0.50")), MaxValueValidator(Decimal("100.00"))],
+        help_text="Cap on any one name's basket weight, percent.",
+    )
+    max_names = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty: no limit.")
+    adv_fraction_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("5.00"),
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("100.00"))],
+        help_text="Quantity per Creation Unit at most this share of the name's average daily volume, percent.",
+    )
+    min_average_dollar_volume = models.DecimalField(
+        max_digits=20, decimal_places=2, default=Decimal("10000000.00"), validators=[MinValueValidator(Decimal("0"))],
+        help_text="Liquidity floor: average daily dollar volume (63 sessions) a basket name needs.",
+    )
+    history_days = models.PositiveIntegerField(default=252, validators=[MinValueValidator(60), MaxValueValidator(756)])
+    risk_model = models.CharField(max_length=16, choices=RiskModel.choices, default=RiskModel.PCA)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "basket policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_active_share_pct__gte=APPLICATION_MIN_ACTIVE_SHARE_PCT)
+                & Q(max_active_share_pct__lte=APPLICATION_MAX_ACTIVE_SHARE_PCT)
+                & Q(min_active_share_pct__lte=models.F("max_active_share_pct")),
+                name="basket_policy_active_share_band_inside_5_30",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"basket policy of {self.fund}"
+
+    def clean(self) -> None:
+        if self.min_active_share_pct is not None and self.max_active_share_pct is not None:
+            if self.min_active_share_pct > self.max_active_share_pct:
+                raise ValidationError({"min_active_share_pct": "The lower bound must not exceed the upper bound."})
+
+
+class SubstituteBasketQuerySet(models.QuerySet):
+    def current(self):
+        """The version in force: not superseded by a correction."""
+        return self.filter(superseded_by__isnull=True)
+
+
+class SubstituteBasket(models.Model):
+    """A published Substitute Basket: the day's Creation Basket and its Substitute Basket Metrics.
+
+    Immutable once written. An intra-day correction (only to correct an error) is a new version
+    that supersedes this one, with the reason; readers always get the current version.
+    Percent fields are in percent (12.5 = 12.5%).
+    """
+
+    fund = models.ForeignKey("funds.Fund", on_delete=models.PROTECT, related_name="substitute_baskets")
+    trade_date = models.DateField(help_text="The business day the basket is published for (before the open).")
+    version = models.PositiveSmallIntegerField(default=1)
+    supersedes = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by")
+    correction_reason = models.TextField(blank=True)
+    # Confidential basis: which portfolio and NAV the basket was built from. Never served to APs.
+    portfolio = models.ForeignKey("funds.Portfolio", on_delete=models.PROTECT, related_name="+")
+    basis_nav = models.ForeignKey("funds.NetAssetValue", on_delete=models.PROTECT, related_name="+", help_text="Prior End of Day NAV.")
+    nav_per_share = models.DecimalField(max_digits=18, decimal_places=4, help_text="Prior End of Day NAV per Share.")
+    creation_unit_size = models.PositiveIntegerField()
+    nav_per_creation_unit = models.DecimalField(max_digits=24, decimal_places=4)
+    securities_value = models.DecimalField(max_digits=24, decimal_places=6, help_text="In-kind securities per Creation Unit at prior closes.")
+    cash_amount = models.DecimalField(max_digits=20, decimal_places=2, help_text="Estimated Cash Amount per Creation Unit.")
+    shares_outstanding = models.DecimalField(max_digits=20, decimal_places=4)
+    component_count = models.PositiveIntegerField()
+    # Substitute Basket Metrics (published)
+    basket_overlap_pct = models.DecimalField(**PERCENT, null=True, blank=True, help_text="Prior day's basket vs prior day's NAV holdings (footnote 7).")
+    basket_overlap_note = models.CharField(max_length=200, blank=True)
+    active_share_pct = models.DecimalField(**PERCENT, help_text="Active Share Differential vs the portfolio behind the next NAV.")
+    tracking_error_pct = models.DecimalField(**PERCENT, null=True, blank=True)
+    tracking_error_observations = models.PositiveIntegerField(default=0)
+    tracking_error_note = models.CharField(max_length=200, blank=True)
+    ex_ante_tracking_error_pct = models.DecimalField(**PERCENT, help_text="Daily, percent: sqrt(a'Sa) x 100.")
+    represented_share_pct = models.DecimalField(**PERCENT, help_text="Share of Fund assets in securities that are in the basket.")
+    correlation = models.DecimalField(max_digits=7, decimal_places=4, null=True, blank=True, help_text="Daily basket vs Fund returns, Tracking Error window.")
+    # Internal: the engine's diagnostics, protected names removed. Portfolio Managers and Compliance only.
+    engine_report = models.JSONField(default=dict, blank=True)
+    published_at = models.DateTimeField()
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords(excluded_fields=["engine_report"])
+
+    objects = SubstituteBasketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["fund", "-trade_date", "-version"]
+        permissions = [("correct_substitutebasket", "Can publish a correction of a Substitute Basket")]
+        indexes = [models.Index(fields=["trade_date", "fund"])]
+        constraints = [
+            models.UniqueConstraint(fields=["fund", "trade_date", "version"], name="substitute_basket_one_per_fund_day_version"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="substitute_basket_version_positive"),
+            models.CheckConstraint(
+                condition=(Q(version=1) & Q(supersedes__isnull=True)) | (Q(version__gt=1) & Q(supersedes__isnull=False)),
+                name="substitute_basket_corrections_supersede",
+            ),
+            models.CheckConstraint(
+                condition=Q(active_share_pct__gte=APPLICATION_MIN_ACTIVE_SHARE_PCT - Decimal("0.0001"))
+                & Q(active_share_pct__lte=APPLICATION_MAX_ACTIVE_SHARE_PCT + Decimal("0.0001")),
+                name="substitute_basket_active_share_inside_5_30",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        suffix = f" v{self.version}" if self.version > 1 else ""
+        return f"{self.fund_id and self.fund.ticker} basket {self.trade_date.isoformat()}{suffix}"
+
+    def save(self, *args, **kwargs):
+        # Published baskets are immutable (a correction is a new version): refuse any update.
+        if not self._state.adding:
+            raise ValidationError("A published Substitute Basket cannot be changed; publish a correction instead.")
+        super().save(*args, **kwargs)
+
+
+class BasketComponent(models.Model):
+    """One security of a published basket, per Creation Unit. Immutable with its basket (no history needed)."""
+
+    basket = models.ForeignKey(SubstituteBasket, on_delete=models.PROTECT, related_name="components")
+    security = models.ForeignKey("funds.Security", on_delete=models.PROTECT, related_name="+")
+    quantity = models.BigIntegerField(help_text="Shares per Creation Unit.")
+    price = models.DecimalField(max_digits=18, decimal_places=6, help_text="Valuation price: the prior close.")
+    market_value = models.DecimalField(max_digits=24, decimal_places=6)
+    weight_pct = models.DecimalField(**PERCENT, help_text="Realised weight: quantity x price / NAV per Creation Unit.")
+    target_weight_pct = models.DecimalField(**PERCENT, help_text="The optimiser's weight before rounding to shares.")
+    cash_in_lieu = models.BooleanField(default=False, help_text="No readily available quotation: delivered as cash (footnote 55).")
+
+    class Meta:
+        ordering = ["basket", "-market_value"]
+        constraints = [
+            models.UniqueConstraint(fields=["basket", "security"], name="basket_component_one_per_security"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="basket_component_quantity_positive"),
+        ]
+
+
+class ProxySpread(models.Model):
+    """The day's proxy spread: basket per-share NAV at the close (valued from the prior End of Day NAV)
+    minus the Fund's End of Day NAV, in percent of the Fund's NAV."""
+
+    fund = models.ForeignKey("funds.Fund", on_delete=models.PROTECT, related_name="proxy_spreads")
+    date = models.DateField()
+    basket = models.ForeignKey(SubstituteBasket, on_delete=models.PROTECT, related_name="+")
+    prior_nav_per_share = models.DecimalField(max_digits=18, decimal_places=4)
+    basket_nav_per_share = models.DecimalField(max_digits=18, decimal_places=6)
+    fund_nav_per_share = models.DecimalField(max_digits=18, decimal_places=4)
+    basket_return_pct = models.DecimalField(max_digits=12, decimal_places=6)
+    fund_return_pct = models.DecimalField(max_digits=12, decimal_places=6)
+    spread_pct = models.DecimalField(max_digits=12, decimal_places=6)
+    computed_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["fund", "-date"]
+        constraints = [models.UniqueConstraint(fields=["fund", "date"], name="proxy_spread_one_per_fund_day")]
+
+    def __str__(self) -> str:
+        return f"{self.fund_id} {self.date} {self.spread_pct}%"
+
+
+class BasketEvent(models.Model):
+    """Workflow audit: every publication, correction and refused build, who and when, with details."""
+
+    class Kind(models.TextChoices):
+        PUBLISHED = "PUBLISHED", "Published before the open"
+        CORRECTED = "CORRECTED", "Correction published (new version)"
+        FAILED = "FAILED", "Build refused: nothing published, Operations alerted"
+
+    fund = models.ForeignKey("funds.Fund", on_delete=models.PROTECT, related_name="basket_events")
+    trade_date = models.DateField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    basket = models.ForeignKey(SubstituteBasket, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    constraint = models.CharField(max_length=60, blank=True, help_text="For failures: the constraint or input that failed.")
+    message = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["fund", "trade_date", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.fund_id} {self.trade_date} {self.kind}"

@@ -1,16 +1,29 @@
-"""Reads of Protected Securities. The set is confidential: only PMs and Compliance may see it."""
+"""Reads of the baskets app.
+
+The protected set is confidential: only PMs and Compliance may see it. Published baskets are
+public once published (they are the day's Creation Basket); the portfolio and engine report
+behind them are not, and no selector here serves them to AP users.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
 
+import numpy as np
+import pandas as pd
 from django.db.models import QuerySet
 
 from backoffice import roles
 from backoffice.exceptions import NotFound
-from baskets.models import ProtectedSecurity
+from baskets.models import BasketPolicy, ProtectedSecurity, ProxySpread, SubstituteBasket
+from funds import business_calendar
+from funds.models import DailyPrice, Fund
 
 PROTECTED_SET_ROLES = (roles.PORTFOLIO_MANAGER, roles.COMPLIANCE)
+# Roles that may read published baskets, metrics and PCFs through the API.
+BASKET_READER_ROLES = (roles.AUTHORIZED_PARTICIPANT, *roles.INTERNAL_ROLES)
 
 
 def protected_security_ids(*, fund_id: int, on: dt.date) -> set[int]:
@@ -22,3 +35,138 @@ def protected_securities_visible_to(*, user, fund_id: int) -> QuerySet[Protected
     if not roles.user_has_role(user, *PROTECTED_SET_ROLES):
         raise NotFound("No protected securities found.")
     return ProtectedSecurity.objects.filter(fund_id=fund_id).select_related("security", "designated_by", "ended_by")
+
+
+def basket_policy_for(*, fund: Fund) -> BasketPolicy:
+    """The Fund's policy, or the defaults (unsaved) when none was set."""
+    policy = BasketPolicy.objects.filter(fund=fund).first()
+    return policy or BasketPolicy(fund=fund)
+
+
+# --- published baskets ---------------------------------------------------------------------------
+
+
+def basket_get(*, fund: Fund, trade_date: dt.date | None = None, version: int | None = None) -> SubstituteBasket:
+    """The current version of the basket for ``trade_date`` (default: the latest published), or one version."""
+    baskets = SubstituteBasket.objects.filter(fund=fund).select_related("fund", "supersedes")
+    if trade_date is None:
+        latest = baskets.order_by("-trade_date").values_list("trade_date", flat=True).first()
+        if latest is None:
+            raise NotFound(f"No Substitute Basket has been published for {fund.ticker}.")
+        trade_date = latest
+    baskets = baskets.filter(trade_date=trade_date)
+    basket = baskets.filter(version=version).first() if version else baskets.current().first()
+    if basket is None:
+        what = f"version {version} of the" if version else "a"
+        raise NotFound(f"No {what} Substitute Basket for {fund.ticker} on {trade_date.isoformat()}.")
+    return basket
+
+
+def basket_components(*, basket: SubstituteBasket):
+    return basket.components.select_related("security").order_by("-market_value", "security__ticker")
+
+
+def basket_history(*, fund: Fund, start: dt.date | None = None, end: dt.date | None = None) -> QuerySet[SubstituteBasket]:
+    """Every published version (corrections included), newest first."""
+    baskets = SubstituteBasket.objects.filter(fund=fund).select_related("fund", "supersedes").order_by("-trade_date", "-version")
+    if start:
+        baskets = baskets.filter(trade_date__gte=start)
+    if end:
+        baskets = baskets.filter(trade_date__lte=end)
+    return baskets
+
+
+def proxy_spreads(*, fund: Fund, end: dt.date, sessions: int) -> pd.DataFrame:
+    """Proxy spreads of the ``sessions`` business days ending at ``end``, one row per business day
+    (NaN where none was recorded), columns spread, basket_return, fund_return (percent)."""
+    days = business_calendar.business_days(business_calendar.previous_business_day(end, sessions - 1), end)
+    rows = ProxySpread.objects.filter(fund=fund, date__gte=days[0], date__lte=end).values_list(
+        "date", "spread_pct", "basket_return_pct", "fund_return_pct"
+    )
+    frame = pd.DataFrame(
+        [(d, float(s), float(b), float(f)) for d, s, b, f in rows], columns=["date", "spread", "basket_return", "fund_return"]
+    ).set_index("date")
+    return frame.reindex(days)
+
+
+# --- market data for the engine -------------------------------------------------------------------
+
+
+@dataclass
+class MarketHistory:
+    """Daily closes, adjusted closes and volumes over a window of NYSE sessions, by security id."""
+
+    sessions: list[dt.date]
+    close: pd.DataFrame  # sessions x security id, float, NaN where no row
+    adj_close: pd.DataFrame
+    volume: pd.DataFrame
+    last_close: dict[int, tuple[dt.date, Decimal]]  # exact latest close on or before the window end
+    exact_closes: dict[int, list[tuple[dt.date, Decimal]]] = None  # every exact close in the window, by date
+
+    @property
+    def end(self) -> dt.date:
+        return self.sessions[-1]
+
+    def window(self, *, end: dt.date, sessions: int) -> "MarketHistory":
+        """The same data cut to the ``sessions`` sessions ending at ``end`` (for replays over a long load)."""
+        stop = self.sessions.index(end) + 1
+        if stop < sessions:
+            raise ValueError(f"the loaded prices start too late for {sessions} sessions ending {end.isoformat()}")
+        days = self.sessions[stop - sessions : stop]
+        close = self.close.loc[days]
+        last_close: dict[int, tuple[dt.date, Decimal]] = {}
+        for security_id, series in self.exact_closes.items():
+            before = [item for item in series if item[0] <= end]
+            if before and before[-1][0] >= days[0]:
+                last_close[security_id] = before[-1]
+        return MarketHistory(
+            sessions=days, close=close, adj_close=self.adj_close.loc[days], volume=self.volume.loc[days],
+            last_close=last_close, exact_closes=self.exact_closes,
+        )
+
+    def returns(self, days: int) -> pd.DataFrame:
+        """Daily total returns (adjusted closes; the close where no adjusted close) of the last ``days`` sessions."""
+        prices = self.adj_close.where(self.adj_close.notna(), self.close)
+        returns = prices.pct_change(fill_method=None).iloc[1:]
+        return returns.iloc[-days:]
+
+    def average_volume(self, sessions: int = 63) -> pd.Series:
+        return self.volume.iloc[-sessions:].mean(axis=0, skipna=True)
+
+    def average_dollar_volume(self, sessions: int = 63) -> pd.Series:
+        return (self.volume * self.close).iloc[-sessions:].mean(axis=0, skipna=True)
+
+
+def market_history(*, end: dt.date, sessions: int, security_ids=None) -> MarketHistory:
+    """Prices of the ``sessions`` NYSE sessions ending at ``end`` (one query)."""
+    days = business_calendar.business_days(business_calendar.previous_business_day(end, sessions - 1), end)
+    rows = DailyPrice.objects.filter(date__gte=days[0], date__lte=end)
+    if security_ids is not None:
+        rows = rows.filter(security_id__in=list(security_ids))
+    data = list(rows.values_list("security_id", "date", "close", "adj_close", "volume").order_by("date"))
+    last_close: dict[int, tuple[dt.date, Decimal]] = {}
+    exact_closes: dict[int, list[tuple[dt.date, Decimal]]] = {}
+    for security_id, day, close, _adj, _vol in data:
+        last_close[security_id] = (day, close)
+        exact_closes.setdefault(security_id, []).append((day, close))
+    if data:
+        ids, dates, closes, adjs, vols = zip(*data)
+        frame = pd.DataFrame(
+            {
+                "security_id": np.asarray(ids, dtype=np.int64),
+                "date": list(dates),
+                "close": np.asarray([float(c) for c in closes]),
+                "adj_close": np.asarray([float(a) if a is not None else np.nan for a in adjs]),
+                "volume": np.asarray(vols, dtype=float),
+            }
+        )
+    else:
+        frame = pd.DataFrame(columns=["security_id", "date", "close", "adj_close", "volume"])
+
+    def pivot(column: str) -> pd.DataFrame:
+        if frame.empty:
+            return pd.DataFrame(index=days, dtype=float)
+        return frame.pivot(index="date", columns="security_id", values=column).reindex(days).astype(float)
+
+    return MarketHistory(sessions=days, close=pivot("close"), adj_close=pivot("adj_close"), volume=pivot("volume"), last_close=last_close, exact_closes=exact_closes
+    )

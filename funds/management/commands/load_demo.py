@@ -17,8 +17,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, replay_days, **options):
+        from baskets.services.demo import demo_baskets_load  # the baskets app builds on the funds demo
+
         try:
             result = demo_load(replay_days=replay_days, stdout=self.stdout)
+            demo_baskets_load(stdout=self.stdout)
         except DomainError as error:
             raise CommandError(error.message) from None
         except ValidationError as error:  # e.g. a Fund named like a demo Fund already exists
