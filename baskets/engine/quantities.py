@@ -3,7 +3,11 @@
 For each basket security i with weight w_i, price p_i and NAV per Creation Unit N:
 
 1. ideal shares x_i = w_i * N / p_i;
-2. the lot: the security's round lot L_i when x_i >= L_i (and a round lot is known), else 1 share;
+2. the lot: the security's round lot L_i when x_i >= ``min_round_lots`` x L_i (and a round lot is
+   known), else 1 share. Round lots only where a lot is a small step of the position (by default at
+   most a tenth of it): with Creation Units of a few hundred thousand dollars, rounding a 150-share
+   position to 100 or 200 shares would move its weight by a third, so smaller positions go in whole
+   shares, which is the least drift;
 3. floor: q_i = floor(x_i / lot) * lot;
 4. greedy add, largest dollar residual first: one more lot is added to a name when that brings its
    value closer to its target (lot * p_i < 2 * residual_i) and the securities still fit within the
@@ -71,12 +75,14 @@ def weights_to_quantities(
     *,
     round_lots: pd.Series | None = None,
     cash_in_lieu=(),
+    min_round_lots: int = 10,
 ) -> CreationUnitBasket:
     """Whole-share quantities per Creation Unit for ``weights`` (fractions of NAV, cash excluded).
 
     ``prices``: per-share prices (Decimal or float) covering every weighted name;
     ``round_lots``: optional round-lot sizes by name (missing or <= 1: whole shares);
-    ``cash_in_lieu``: names whose value is delivered as cash (their quantity is still reported).
+    ``cash_in_lieu``: names whose value is delivered as cash (their quantity is still reported);
+    ``min_round_lots``: round lots apply from this many lots of position upwards (1: whenever one lot fits).
     """
     w = pd.Series(weights, dtype=float)
     w = w[w > 0]
@@ -84,6 +90,8 @@ def weights_to_quantities(
         raise QuantityInputError("a security appears twice in the weights")
     if not np.all(np.isfinite(w.to_numpy())) or w.sum() > 1 + 1e-9:
         raise QuantityInputError(f"weights must be finite and sum to at most 1, got {w.sum():.6f}")
+    if min_round_lots < 1:
+        raise QuantityInputError("min_round_lots must be at least 1")
     nav = _decimal(nav_per_creation_unit)
     if not nav.is_finite() or nav <= 0:
         raise QuantityInputError(f"NAV per Creation Unit must be positive, got {nav}")
@@ -108,7 +116,7 @@ def weights_to_quantities(
                 lot = int(lot)
                 if lot < 1:
                     raise QuantityInputError(f"round lot of {w.index[i]} must be a positive integer")
-                if ideal[i] >= lot:
+                if ideal[i] >= lot * min_round_lots:
                     lots[i] = lot
     quantity = (np.floor(ideal / lots + 1e-9) * lots).astype(np.int64)
 

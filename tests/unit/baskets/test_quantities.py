@@ -14,7 +14,7 @@ WEIGHTS = pd.Series({"A": 0.50, "B": 0.30, "C": 0.15, "D": 0.05})
 PRICES = pd.Series({"A": D("100.00"), "B": D("33.33"), "C": D("7.77"), "D": D("2500.00")})
 
 
-def test_round_lots_where_the_position_is_at_least_one_lot():
+def test_round_lots_where_the_position_is_at_least_ten_lots():
     # given: round lots of 100 for every name
     lots = pd.Series({"A": 100, "B": 100, "C": 100, "D": 100})
     # when
@@ -135,9 +135,23 @@ def test_quantity_invariants(case):
     for name, q in basket.quantities.items():
         assert q > 0
         lot = int(lots[name])
-        if q >= lot:
-            assert q % lot == 0  # round lots once the position reaches one lot
-        # each name within one lot of its target value
+        in_lots = float(weights[name]) * float(nav) / float(prices[name]) >= 10 * lot
+        if in_lots:
+            assert q % lot == 0  # round lots once the position is at least ten lots
+        # each name within one lot (or one share) of its target value
         target = float(weights[name]) * float(nav)
-        unit = (lot if q >= lot else 1) * float(prices[name])
+        unit = (lot if in_lots else 1) * float(prices[name])
         assert abs(q * float(prices[name]) - target) <= unit + 1e-6
+
+
+def test_small_positions_go_in_whole_shares_not_round_lots():
+    # given: $15,000 of a $100 stock = 150 shares, one and a half round lots
+    weights = pd.Series({"A": 0.015})
+    # when
+    basket = weights_to_quantities(weights, D("1000000"), pd.Series({"A": D("100")}), round_lots=pd.Series({"A": 100}))
+    # then: 150 whole shares (rounding to a lot of 100 or 200 would move the weight by a third)
+    assert basket.quantities["A"] == 150
+    assert basket.cash_amount == D("985000.00")
+    # and with min_round_lots=1 the old rule rounds to one lot
+    one_lot = weights_to_quantities(weights, D("1000000"), pd.Series({"A": D("100")}), round_lots=pd.Series({"A": 100}), min_round_lots=1)
+    assert one_lot.quantities["A"] in (100, 200)
