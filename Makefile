@@ -43,6 +43,14 @@ beat: venv
 bench: venv
 	$(PY) bench/nav_strikes.py
 
+## Substitute Basket benchmarks: speed (engine vs cvxpy + Clarabel, 100-Fund daily run) then quality.
+## cvxpy is a benchmark-only dependency, installed from bench/requirements.txt. BENCH_DATA=FILE: another price CSV.
+.PHONY: bench-baskets
+bench-baskets: venv
+	$(PIP) install --quiet -r bench/requirements.txt
+	$(PY) bench/basket_speed.py $(if $(BENCH_DATA),--data $(BENCH_DATA))
+	$(PY) bench/basket_quality.py $(if $(BENCH_DATA),--data $(BENCH_DATA))
+
 check-deploy: venv
 	DJANGO_SETTINGS_MODULE=backoffice.settings_production $(PY) manage.py check --deploy --fail-level WARNING
 

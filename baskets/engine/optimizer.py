@@ -246,6 +246,7 @@ class _Solver:
         self.space = space
         self.solves = 0
         self.seconds = 0.0
+        self.ceiling_binds = False  # set once a relaxed solve broke the active-share ceiling
         self._factor_cache: tuple = (None, None)
         settings = clarabel.DefaultSettings()
         settings.verbose = False
@@ -257,6 +258,25 @@ class _Solver:
         """QP over ``candidates`` (indices into names); None when infeasible.
 
         ``overlap_cap = (in_l, rhs)``: sum of w over candidates flagged ``in_l`` <= rhs (the CCP cut).
+
+        The active-share ceiling rarely binds (it does when the protected weight is close to it), and
+        the QP without it is smaller (no u block: about 20% faster). So the ceiling is first left
+        out: a relaxed optimum that meets the ceiling (with the margin) is an optimum with it, since
+        the ceiling only shrinks the feasible set. Only when it does not is the full QP solved, and
+        from then on for every later solve of this basket (``ceiling_binds``). The two routes agree
+        to the solver's tolerance (objectives within ~1e-7 relative).
+        """
+        if upper and not self.ceiling_binds:
+            relaxed = self._solve(candidates, upper=False, overlap_cap=overlap_cap)
+            if relaxed is None:  # infeasible without the ceiling, so with it too
+                return None
+            if _active_share(relaxed.w, self.space) <= self.space.max_as - self.space.margin:
+                return relaxed
+            self.ceiling_binds = True
+        return self._solve(candidates, upper=upper, overlap_cap=overlap_cap)
+
+    def _solve(self, candidates: np.ndarray, *, upper: bool, overlap_cap: tuple | None) -> _Solution | None:
+        """One Clarabel solve.
 
         Variables x = [w (m candidates), u (h held candidates, only with ``upper``), y (k factors)].
         Rows, in order: y - B_c' w = -B' w_p (k, zero cone); sum w = invested (1, zero cone);
@@ -581,7 +601,8 @@ def build_substitute_basket(
             )
         counts = returns.notna().sum()
         available = returns.columns
-    held_short = [t for t in wp.index if t not in counts.index or counts[t] < params.min_history_days]
+    held_counts = counts.reindex(wp.index).to_numpy(dtype=float)  # vectorised: NaN = no history
+    held_short = list(wp.index[~(held_counts >= params.min_history_days)])
     if held_short:
         raise InsufficientHistory(
             f"{len(held_short)} holding(s) have fewer than {params.min_history_days} daily returns in the last "
@@ -594,7 +615,8 @@ def build_substitute_basket(
     pool = pool.difference(protected_ids, sort=False)
     if not params.allow_outside_names:
         pool = pool.intersection(wp.index, sort=False)
-    no_history = [t for t in pool if t not in counts.index or counts[t] < params.min_history_days]
+    pool_counts = counts.reindex(pool).to_numpy(dtype=float)
+    no_history = list(pool[~(pool_counts >= params.min_history_days)])
     pool = pool.difference(pd.Index(no_history), sort=False)
     caps = pd.Series(params.max_weight, index=pool, dtype=float)
     dropped_liquidity: list = []
