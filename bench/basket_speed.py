@@ -43,6 +43,12 @@ seeded, so every run builds the same problems):
     weights_to_quantities for each Fund. Wall time from the returns matrix in memory to the last
     quantities (reading the CSV is reported apart).
 
+Threads: numpy's BLAS is limited to one thread (``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` /
+``MKL_NUM_THREADS`` default to 1 here; set them to override). On a 2-core machine with anything else
+running, multi-threaded OpenBLAS oversubscribes the cores: the 252 x 502 SVD of the covariance
+estimate went from ~20 ms to a median of 160 ms and spikes of 4 s. Clarabel is single-threaded either
+way. The load average is printed, since wall times depend on what else the machine is doing.
+
 The last line of output is one JSON object.
 """
 
@@ -58,8 +64,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")  # before numpy is imported; see the docstring
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_PRICES = REPO_ROOT.parent / "shared" / "data" / "sp500_daily_2013_2021.csv.gz"
@@ -89,8 +98,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     default = SHARED_PRICES if SHARED_PRICES.exists() else DEMO_PRICES
     parser.add_argument("--data", type=Path, default=default, help=f"long price CSV, gzip allowed (default {default})")
-    parser.add_argument("--runs", type=int, default=9, help="timed runs of the single basket (median reported)")
-    parser.add_argument("--reference-runs", type=int, default=5, help="timed runs of each cvxpy reference")
+    parser.add_argument("--runs", type=int, default=9,
+                        help="interleaved timed rounds of the single basket: engine, cvxpy dense, cvxpy factor (medians)")
     parser.add_argument("--funds", type=int, default=100, help="Funds in the daily run")
     parser.add_argument("--seed", type=int, default=20210421)
     return parser.parse_args()
@@ -153,16 +162,6 @@ def synthetic_fund(rng: np.random.Generator, universe: pd.Index, holdings: int, 
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def median_time(fn, runs: int):
-    """(median wall seconds, last result, every result)."""
-    times, results = [], []
-    for _ in range(runs):
-        started = time.perf_counter()
-        results.append(fn())
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), results[-1], results
 
 
 def tracking_variance(model: CovarianceModel, portfolio: pd.Series, basket: pd.Series) -> float:
@@ -255,7 +254,7 @@ def daily_run(market: Market, n_funds: int, seed: int) -> dict:
         specs.append((weights, protected, cash, params, nav_cu))
 
     default = BasketParams()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     model = engine_covariance(market.returns, default)
     covariance_s = time.perf_counter() - started
     per_fund, failures, solves, binding, names, drift = [], [], 0, 0, [], []
@@ -279,6 +278,7 @@ def daily_run(market: Market, n_funds: int, seed: int) -> dict:
     total = time.perf_counter() - started
     return {
         "total_s": total,
+        "cpu_s": time.process_time() - cpu_started,
         "covariance_s": covariance_s,
         "per_fund_median_s": statistics.median(per_fund),
         "per_fund_max_s": max(per_fund),
@@ -308,41 +308,57 @@ def main() -> int:
     print(f"data: {args.data} ({market.rows:,} rows); universe: {n} tickers with {default.history_days} daily "
           f"returns to {market.as_of}; CSV read and pivot {market.load_s:.2f} s")
     print("machine: {} cores, load average {:.2f} {:.2f} {:.2f} at start (wall times are sensitive to other "
-          "processes)".format(os.cpu_count(), *os.getloadavg()))
+          "processes); BLAS threads: {}".format(os.cpu_count(), *os.getloadavg(), os.environ["OPENBLAS_NUM_THREADS"]))
 
     # (a) the single basket
     rng = np.random.default_rng(args.seed)
     portfolio, protected = synthetic_fund(rng, market.universe, HOLDINGS, PROTECTED_WEIGHT)
     protected_weight = float(portfolio[protected].sum())
     params = BasketParams(max_weight=MAX_WEIGHT, min_weight=0.0)
-    covariance_s, model, _ = median_time(lambda: engine_covariance(market.returns, params), args.runs)
-    call = lambda p: build_substitute_basket(portfolio, protected, market.returns, p, covariance=model)  # noqa: E731
-    call(params)  # warm-up (imports, caches)
-    engine_s, result, engine_results = median_time(lambda: call(params), args.runs)
-    engine_solver_s = statistics.median(r.diagnostics.solve_seconds for r in engine_results)
-    end_to_end_s, _, _ = median_time(lambda: build_substitute_basket(portfolio, protected, market.returns, params), args.runs)
+    model = engine_covariance(market.returns, params)
     default_params = BasketParams(max_weight=MAX_WEIGHT)
-    engine_default_s, result_default, default_results = median_time(lambda: call(default_params), args.runs)
-    engine_default_solver_s = statistics.median(r.diagnostics.solve_seconds for r in default_results)
+    call = lambda p: build_substitute_basket(portfolio, protected, market.returns, p, covariance=model)  # noqa: E731
+    forms = ("dense", "factor") if cp is not None else ()
+    reference_call = lambda form: cvxpy_reference(  # noqa: E731
+        form, model, portfolio, protected, MAX_WEIGHT, default.max_active_share)
+    call(params)  # warm-up (imports, caches)
+    for form in forms:
+        reference_call(form)
+    # interleaved rounds: on a shared machine every contender sees the same background load
+    timed: dict[str, list] = {}
+    for _ in range(args.runs):
+        for label, fn in [
+            ("covariance", lambda: engine_covariance(market.returns, params)),
+            ("engine", lambda: call(params)),
+            ("end_to_end", lambda: build_substitute_basket(portfolio, protected, market.returns, params)),
+            ("engine_default", lambda: call(default_params)),
+        ] + [(form, lambda form=form: reference_call(form)) for form in forms]:
+            started = time.perf_counter()
+            value = fn()
+            timed.setdefault(label, []).append((time.perf_counter() - started, value))
+    median = lambda label: statistics.median(t for t, _ in timed[label])  # noqa: E731
+    covariance_s, engine_s, end_to_end_s, engine_default_s = (
+        median("covariance"), median("engine"), median("end_to_end"), median("engine_default"))
+    result, result_default = timed["engine"][-1][1], timed["engine_default"][-1][1]
+    engine_solver_s = statistics.median(r.diagnostics.solve_seconds for _, r in timed["engine"])
+    engine_default_solver_s = statistics.median(r.diagnostics.solve_seconds for _, r in timed["engine_default"])
     if result.diagnostics.lower_bound.binding:
         print("warning: the active-share floor binds in the single-basket instance; the reference omits it", file=sys.stderr)
     engine_obj = tracking_variance(model, portfolio, result.weights)
     engine_default_obj = tracking_variance(model, portfolio, result_default.weights)
 
-    # (b) the reference
+    # (b) the reference: wall time of the whole cvxpy call; compile and Clarabel times from cvxpy's stats
     reference = {}
-    if cp is not None:
-        for form in ("dense", "factor"):
-            cvxpy_reference(form, model, portfolio, protected, MAX_WEIGHT, default.max_active_share)  # warm-up
-            runs = [cvxpy_reference(form, model, portfolio, protected, MAX_WEIGHT, default.max_active_share)
-                    for _ in range(args.reference_runs)]
-            chosen = sorted(runs, key=lambda r: r["total_s"])[len(runs) // 2]
-            chosen["obj"] = tracking_variance(model, portfolio, chosen["weights"])
-            chosen["active_share"] = active_share(portfolio, chosen["weights"])
-            for key in ("total_s", "compile_s", "solve_s"):
-                chosen[key] = statistics.median(r[key] for r in runs)
-            reference[form] = chosen
-        # a tight-tolerance solve, untimed: how exact the timed reference objective is
+    for form in forms:
+        runs = [value for _, value in timed[form]]
+        chosen = dict(runs[-1])
+        chosen["obj"] = tracking_variance(model, portfolio, chosen["weights"])
+        chosen["active_share"] = active_share(portfolio, chosen["weights"])
+        chosen["total_s"] = median(form)
+        for key in ("compile_s", "solve_s"):
+            chosen[key] = statistics.median(r[key] for r in runs)
+        reference[form] = chosen
+    if forms:  # a tight-tolerance solve, untimed: how exact the timed reference objective is
         tight = cvxpy_reference("factor", model, portfolio, protected, MAX_WEIGHT, default.max_active_share,
                                 tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12, max_iter=500)
         tight_obj = tracking_variance(model, portfolio, tight["weights"])
@@ -406,6 +422,7 @@ def main() -> int:
         ("median names per basket", daily["median_names"]),
         ("median weight drift from whole shares", f"{daily['median_drift']:.4%}"),
         ("failures", len(daily["failures"])),
+        ("total CPU time (all threads), s", f"{daily['cpu_s']:.2f}"),
         ("total wall time, s", f"{daily['total_s']:.2f}"),
     ]
     print(table(rows, ("daily run", "value")))
@@ -438,11 +455,13 @@ def main() -> int:
         "objective_gap_default_min_weight": float(f"{(engine_default_obj - ref['obj']) / ref['obj']:.3e}") if ref else None,
         "floor_binding": bool(d.lower_bound.binding),
         "daily_run_100_funds_s": round(daily["total_s"], 3),
+        "daily_run_cpu_s": round(daily["cpu_s"], 3),
         "daily_run_funds": args.funds,
         "daily_run_failures": len(daily["failures"]),
         "daily_run_qps": daily["solves"],
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+        "blas_threads": os.environ["OPENBLAS_NUM_THREADS"],
     }
     print(json.dumps(summary))
     return 0 if cp is not None else 2
