@@ -57,8 +57,8 @@ def basket_get(*, fund: Fund, trade_date: dt.date | None = None, version: int | 
     baskets = baskets.filter(trade_date=trade_date)
     basket = baskets.filter(version=version).first() if version else baskets.current().first()
     if basket is None:
-        what = f"version {version} of the" if version else "a"
-        raise NotFound(f"No {what} Substitute Basket for {fund.ticker} on {trade_date.isoformat()}.")
+        what = f"version {version} of the Substitute Basket" if version else "Substitute Basket"
+        raise NotFound(f"No {what} for {fund.ticker} on {trade_date.isoformat()}.")
     return basket
 
 
@@ -170,3 +170,36 @@ def market_history(*, end: dt.date, sessions: int, security_ids=None) -> MarketH
 
     return MarketHistory(sessions=days, close=pivot("close"), adj_close=pivot("adj_close"), volume=pivot("volume"), last_close=last_close, exact_closes=exact_closes
     )
+
+
+def basket_comparison(*, basket: SubstituteBasket) -> tuple[list[dict], dict]:
+    """Basket against the portfolio it was built from, for PMs: weights side by side at the prior close.
+
+    Confidential (holdings): callers check the user's role. Rows: security id, ticker, description,
+    portfolio weight, basket weight (fractions), largest of the two first.
+    """
+    from funds.models import Holding, Security
+
+    prior = basket.basis_nav.date
+    holdings = dict(Holding.objects.filter(portfolio=basket.portfolio).values_list("security_id", "quantity"))
+    closes: dict[int, Decimal] = {}
+    rows = DailyPrice.objects.filter(security_id__in=list(holdings), date__lte=prior, date__gte=prior - dt.timedelta(days=10))
+    for security_id, close in rows.order_by("date").values_list("security_id", "close"):
+        closes[security_id] = close
+    values = {sid: float(q) * float(closes.get(sid, 0)) for sid, q in holdings.items()}
+    net_cash = float(basket.portfolio.cash - basket.portfolio.liabilities)
+    net_assets = sum(values.values()) + net_cash
+    portfolio_w = {sid: v / net_assets for sid, v in values.items()} if net_assets > 0 else {}
+    basket_w = {sid: float(w) / 100 for sid, w in basket.components.values_list("security_id", "weight_pct")}
+    ids = set(portfolio_w) | set(basket_w)
+    securities = {s.pk: s for s in Security.objects.filter(pk__in=ids).only("ticker", "description")}
+    table = [
+        {"security_id": sid, "ticker": securities[sid].ticker, "description": securities[sid].description,
+         "portfolio": portfolio_w.get(sid, 0.0), "basket": basket_w.get(sid, 0.0)}
+        for sid in ids
+    ]
+    table.sort(key=lambda r: (-max(r["portfolio"], r["basket"]), r["ticker"]))
+    basket_cash = float(basket.cash_amount) / float(basket.nav_per_creation_unit)
+    cash_p = net_cash / net_assets if net_assets > 0 else 0.0
+    overlap = sum(min(r["portfolio"], r["basket"]) for r in table) + min(max(cash_p, 0.0), max(basket_cash, 0.0))
+    return table, {"overlap": overlap, "portfolio_cash": cash_p, "basket_cash": basket_cash}

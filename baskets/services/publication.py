@@ -45,7 +45,7 @@ from backoffice import roles
 from backoffice.exceptions import InvalidInput, InvalidTransition
 from baskets import selectors
 from baskets.engine import metrics
-from baskets.engine.errors import BasketEngineError, InfeasibleBasket
+from baskets.engine.errors import BasketEngineError, InfeasibleBasket, InsufficientHistory
 from baskets.engine.optimizer import BasketParams, build_substitute_basket
 from baskets.engine.quantities import weights_to_quantities
 from baskets.engine.risk import estimate_covariance
@@ -188,7 +188,15 @@ class _Context:
     def risk_model(self, policy: BasketPolicy, returns: pd.DataFrame):
         key = (policy.risk_model, policy.history_days)
         if key not in self._models:
-            usable = returns.columns[returns.notna().sum() >= min(126, policy.history_days)]
+            needed = min(126, policy.history_days)
+            counts = returns.notna().sum()
+            usable = returns.columns[counts >= needed]
+            if len(usable) < 2:
+                raise InsufficientHistory(
+                    f"at most {int(counts.max()) if len(counts) else 0} daily returns are stored for any security in the last "
+                    f"{policy.history_days} sessions; at least {needed} are needed to estimate risk",
+                    constraint="history",
+                )
             options = {"n_factors": 30} if policy.risk_model == "pca" else {}
             self._models[key] = estimate_covariance(returns.loc[:, usable], policy.risk_model, **options)
         return self._models[key]
