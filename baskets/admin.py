@@ -148,9 +148,11 @@ class SubstituteBasketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     def get_fields(self, request, obj=None):
         fields = list(self.base_fields)
         if self._sees_holdings(request):
-            fields += ["portfolio", "basis_nav", "comparison"]
+            fields += ["portfolio", "basis_nav"]
         if self._sees_protected(request):
-            fields += ["engine_summary"]
+            # Held names missing from the basket are mostly the protected ones, so the side-by-side view is
+            # for PMs and Compliance only, like the protected set itself.
+            fields += ["comparison", "engine_summary"]
         return fields
 
     def get_readonly_fields(self, request, obj=None):
@@ -203,6 +205,11 @@ class SubstituteBasketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         self._request_sees_protected = self._sees_protected(request)
         extra_context = extra_context or {}
+        basket = SubstituteBasket.objects.select_related("fund").filter(pk=object_id).first()
+        if basket is not None:
+            extra_context["pcf_url"] = (
+                reverse("baskets-api:basket-pcf", args=[basket.fund.ticker]) + f"?date={basket.trade_date.isoformat()}&version={basket.version}"
+            )
         if request.user.has_perm("baskets.correct_substitutebasket"):
             extra_context["correct_url"] = reverse("admin:baskets_substitutebasket_correct", args=[object_id])
         return super().change_view(request, object_id, form_url, extra_context)
