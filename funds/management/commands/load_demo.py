@@ -1,5 +1,7 @@
 """Load the demo Trust, Funds, real prices, replayed NAVs and one login per role (no-op when loaded)."""
 
+import time
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -19,16 +21,18 @@ class Command(BaseCommand):
     def handle(self, *args, replay_days, **options):
         from baskets.services.demo import demo_baskets_load  # the baskets app builds on the funds demo
 
+        started = time.monotonic()
         try:
             result = demo_load(replay_days=replay_days, stdout=self.stdout)
-            demo_baskets_load(stdout=self.stdout)
+            baskets = demo_baskets_load(stdout=self.stdout)
         except DomainError as error:
             raise CommandError(error.message) from None
         except ValidationError as error:  # e.g. a Fund named like a demo Fund already exists
             raise CommandError(f"the demo cannot be loaded into this database: {'; '.join(error.messages)}") from None
         if result.created:
             self.stdout.write(self.style.SUCCESS(
-                f"Demo loaded in {result.seconds:.1f}s: NAVs {result.first_day} to {result.last_day}."
+                f"Demo loaded in {time.monotonic() - started:.1f}s: NAVs {result.first_day} to {result.last_day}, "
+                f"{baskets.get('baskets', 0)} Substitute Baskets."
             ))
         self.stdout.write("\nDemo logins (demo only; never use these passwords elsewhere):\n")
         self.stdout.write(format_logins(result.logins))
