@@ -14,6 +14,7 @@ from backoffice.exceptions import DomainError
 from baskets import selectors, services
 from baskets.models import BasketComponent, BasketEvent, BasketPolicy, ProtectedSecurity, ProxySpread, SubstituteBasket
 from funds import business_calendar
+from funds.admin import ReadOnlyAdmin  # published records: no add, change or delete
 from funds.models import Security
 
 
@@ -59,19 +60,6 @@ class ProtectedSecurityAdmin(SimpleHistoryAdmin):
 
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Published records are immutable: no add, change or delete from the admin."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class BasketComponentInline(admin.TabularInline):
     model = BasketComponent
     fields = ["security", "quantity", "price", "market_value", "weight_pct", "target_weight_pct", "cash_in_lieu"]
@@ -113,7 +101,7 @@ class BasketCorrectionForm(forms.Form):
 
 
 @admin.register(SubstituteBasket)
-class SubstituteBasketAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+class SubstituteBasketAdmin(ReadOnlyAdmin):
     list_display = ["fund", "trade_date", "version", "component_count", "active_share", "overlap", "tracking_error", "cash_amount", "published_at"]
     list_filter = ["fund", "trade_date"]
     date_hierarchy = "trade_date"

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from baskets.models import BasketComponent, SubstituteBasket
+from funds.api.serializers import DateRangeQuery  # noqa: F401  (shared query shape)
 
 
 class ComponentOutput(serializers.ModelSerializer):
@@ -49,13 +50,3 @@ class BasketOutput(MetricsOutput):
 class BasketQuery(serializers.Serializer):
     date = serializers.DateField(required=False, help_text="Trade date (default: the latest published).")
     version = serializers.IntegerField(required=False, min_value=1, help_text="A specific version (default: the current one).")
-
-
-class DateRangeQuery(serializers.Serializer):
-    start = serializers.DateField(required=False)
-    end = serializers.DateField(required=False)
-
-    def validate(self, attrs):
-        if attrs.get("start") and attrs.get("end") and attrs["start"] > attrs["end"]:
-            raise serializers.ValidationError({"start": "start must be on or before end."})
-        return attrs
