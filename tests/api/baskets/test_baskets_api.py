@@ -159,3 +159,14 @@ def test_no_ap_or_public_response_carries_holdings_or_protected_securities(actor
     assert checked == 3 * len(urls)
     # and the AP really got the basket (the test is not vacuous)
     assert ap.get("/api/funds/BSKT/basket/").json()["component_count"] == basket.component_count > 0
+
+
+def test_basket_endpoints_are_in_the_openapi_schema_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    # --fail-on-warn: every view documents its parameters and responses
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    schema = (tmp_path / "schema.yaml").read_text()
+    for path in ("/api/funds/{ticker}/basket/:", "/api/funds/{ticker}/basket/pcf/:", "/api/funds/{ticker}/basket/metrics/:"):
+        assert path in schema
+    assert "text/csv" in schema
