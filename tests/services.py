@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import uuid
 from urllib.parse import urlparse
 
 import pytest
@@ -38,3 +41,38 @@ def redis_url() -> str:
 
 def require_postgres() -> None:
     require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker():
+    """A `celery worker` subprocess consuming a queue private to this test (needs Redis and PostgreSQL)."""
+    from backoffice.celery import app
+
+    url = redis_url()
+    require_postgres()
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": url, "DJANGO_SETTINGS_MODULE": "backoffice.settings"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "backoffice", "worker", "--pool=solo", "-Q", queue, "--loglevel=INFO",
+         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        yield queue
+    finally:
+        app.conf.task_always_eager = previous
+        process.terminate()
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        print(output[-4000:])

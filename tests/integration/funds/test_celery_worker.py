@@ -1,55 +1,17 @@
 """A NAV strike through a real Celery worker process on Redis, sharing the PostgreSQL test database."""
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection
 
 from backoffice.celery import app
 from funds.models import NetAssetValue, Strike
 from funds.tasks import nav_strike_task
-from tests import services
 from tests.integration.funds.conftest import DAY
+from tests.services import worker  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker():
-    """A `celery worker` subprocess consuming a queue private to this test."""
-    redis_url = services.redis_url()
-    services.require_postgres()
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "backoffice.settings"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "backoffice", "worker", "--pool=solo", "-Q", queue, "--loglevel=INFO",
-         "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    try:
-        yield queue
-    finally:
-        app.conf.task_always_eager = previous
-        process.terminate()
-        try:
-            output, _ = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-        print(output[-4000:])
 
 
 def test_nav_strike_runs_on_a_real_worker(priced_fund, worker):
