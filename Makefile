@@ -43,13 +43,20 @@ beat: venv
 bench: venv
 	$(PY) bench/nav_strikes.py
 
-## Substitute Basket benchmarks: speed (engine vs cvxpy + Clarabel, 100-Fund daily run) then quality.
+## Substitute Basket benchmarks: speed (engine vs cvxpy + Clarabel, 100-Fund daily run), the real daily run
+## through the service and the database (bench-daily), then quality.
 ## cvxpy is a benchmark-only dependency, installed from bench/requirements.txt. BENCH_DATA=FILE: another price CSV.
-.PHONY: bench-baskets
+.PHONY: bench-baskets bench-daily
 bench-baskets: venv
 	$(PIP) install --quiet -r bench/requirements.txt
 	$(PY) bench/basket_speed.py $(if $(BENCH_DATA),--data $(BENCH_DATA))
+	$(PY) bench/basket_daily_run.py $(if $(BENCH_DATA),--data $(BENCH_DATA))  # bench-daily
 	$(PY) bench/basket_quality.py $(if $(BENCH_DATA),--data $(BENCH_DATA))
+
+## The 100-Fund daily run end to end (publish, proxy spreads, no-op re-run) on a throwaway database:
+## DATABASE_URL's server when set (it creates and drops bench_basket_<pid>), else a temporary SQLite file.
+bench-daily: venv
+	$(PY) bench/basket_daily_run.py $(if $(BENCH_DATA),--data $(BENCH_DATA))
 
 check-deploy: venv
 	DJANGO_SETTINGS_MODULE=backoffice.settings_production $(PY) manage.py check --deploy --fail-level WARNING

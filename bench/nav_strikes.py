@@ -69,7 +69,8 @@ def parse_args() -> argparse.Namespace:
 class ThrowawayDatabase:
     """Creates the benchmark's own database before Django connects, and drops it afterwards."""
 
-    def __init__(self, mode: str):
+    def __init__(self, mode: str, prefix: str = "bench_nav"):
+        self.prefix = prefix  # the database (PostgreSQL) or temporary directory (SQLite) is <prefix>_<pid>
         url = os.environ.get("DATABASE_URL", "")
         if mode == "postgres" and not url:
             url = DEFAULT_POSTGRES_URL
@@ -92,7 +93,7 @@ class ThrowawayDatabase:
         config = dict(settings.DATABASES["default"])
         config["CONN_MAX_AGE"] = 0
         if config["ENGINE"] == "django.db.backends.sqlite3":
-            self.tmpdir = tempfile.mkdtemp(prefix="bench_nav_")
+            self.tmpdir = tempfile.mkdtemp(prefix=f"{self.prefix}_")
             self.name = os.path.join(self.tmpdir, "bench.sqlite3")
             config["NAME"] = self.name  # same OPTIONS as the development default (WAL, IMMEDIATE)
         elif config["ENGINE"] == "django.db.backends.postgresql":
@@ -102,7 +103,7 @@ class ThrowawayDatabase:
             }
             if (config.get("OPTIONS") or {}).get("sslmode"):
                 self.admin_params["sslmode"] = config["OPTIONS"]["sslmode"]
-            self.name = f"bench_nav_{os.getpid()}"
+            self.name = f"{self.prefix}_{os.getpid()}"
             self._admin(f'CREATE DATABASE "{self.name}"', maintenance_db=config.get("NAME") or "postgres")
             config["NAME"] = self.name
         else:
