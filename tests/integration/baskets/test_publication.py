@@ -252,3 +252,29 @@ def test_correction_is_a_new_version_with_the_reason_and_becomes_current(market,
 
 def test_tracking_error_window_uses_metrics_definition():
     assert metrics.TRACKING_ERROR_WINDOW == 63
+
+
+def test_rounding_out_of_the_band_is_retried_further_inside_then_refused(market, actor, monkeypatch):
+    from baskets.services import publication
+
+    # given: whole-share rounding that lands outside the band on the first try (as with a small Creation Unit of
+    # high-priced names), then inside
+    real = publication._published_active_share
+    bands = []
+
+    def first_out_of_band(*args, **kwargs):
+        bands.append(True)
+        return 0.3050 if len(bands) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(publication, "_published_active_share", first_out_of_band)
+    # when
+    outcome = publish(market, actor=actor)
+    # then: published on the second, narrower aim
+    assert outcome.status == Status.PUBLISHED and len(bands) == 2
+    assert outcome.basket.engine_report["engine_band"] == pytest.approx([0.06, 0.29])
+
+    # and when rounding never lands inside: a named failure, nothing published
+    monkeypatch.setattr(publication, "_published_active_share", lambda *a, **k: 0.3050)
+    failed = publish(market, day=PRIOR, actor=actor)
+    assert failed.status == Status.FAILED and failed.constraint == "active-share-after-rounding"
+    assert "30.5000%" in failed.message
