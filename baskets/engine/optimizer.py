@@ -95,8 +95,11 @@ class BasketParams:
     min_weight: float = 1e-4  # smaller basket weights are dropped and the basket re-solved
     basket_cash: float | None = None  # None: the basket holds the Fund's cash weight
     weight_sum_tolerance: float = 1e-4  # |sum(w_p) + cash - 1| allowed before InvalidPortfolio
-    risk_model: str = "pca"  # see risk.py; chosen on out-of-sample tracking (README / bench)
+    risk_model: str = "hybrid"  # risk.DEFAULT_METHOD; see risk.py; chosen on out-of-sample tracking (bench/basket_quality.py)
     pca_factors: int = 30
+    # industry labels for the "hybrid" risk model when the engine estimates it (covariance=None):
+    # a Series ticker -> label or a DataFrame of labels, coarsest first (risk.group_labels)
+    risk_groups: object = field(default=None, compare=False, repr=False)
     history_days: int = 252  # the most recent rows of the return history used
     min_history_days: int = 126  # fewest returns per name (and rows overall)
     adv_fraction: float | None = None  # quantity per Creation Unit <= adv_fraction x ADV
@@ -677,7 +680,7 @@ def build_substitute_basket(
         model = covariance.subset(names)
     else:
         options = {"n_factors": params.pca_factors} if params.risk_model == "pca" else {}
-        model = estimate_covariance(returns.loc[:, names], params.risk_model, **options)
+        model = estimate_covariance(returns.loc[:, names], params.risk_model, groups=params.risk_groups, **options)
     scale = 1.0 / float(np.mean(model.variances().to_numpy()))
     space = _Space(
         names=names,

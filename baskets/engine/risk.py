@@ -41,9 +41,16 @@ import pandas as pd
 
 from baskets.engine.errors import InsufficientHistory
 
-METHODS = ("lw_cc", "lw_identity", "pca", "sample")
-DEFAULT_METHOD = "pca"
+METHODS = ("hybrid", "lw_cc", "lw_identity", "pca", "sample")
+DEFAULT_METHOD = "hybrid"
 DEFAULT_PCA_FACTORS = 30
+DEFAULT_FAST_FACTORS = 5
+DEFAULT_FAST_HALFLIFE = 10.0
+DEFAULT_SLOW_FACTORS = 30
+DEFAULT_SPECIFIC_HALFLIFE = 40.0
+RECOMMENDED_HISTORY_DAYS = 756
+"""Sessions of returns to give ``hybrid`` (its slow factors and industry blocks gain from three years;
+the fast factors use the last 252 only). It works with any history of at least a few dozen rows."""
 
 
 @dataclass(frozen=True)
@@ -238,8 +245,167 @@ def pca_factor_model(returns: pd.DataFrame, n_factors: int = DEFAULT_PCA_FACTORS
     return CovarianceModel(pd.Index(returns.columns), loadings, specific, "pca", t, None, {"n_factors": k, "explained_share": share})
 
 
-def estimate_covariance(returns: pd.DataFrame, method: str = DEFAULT_METHOD, **options) -> CovarianceModel:
-    """Dispatch on ``method`` in METHODS ("lw_cc", "lw_identity", "pca", "sample")."""
+def _svd(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin SVD; LAPACK's divide-and-conquer driver rarely fails to converge, then the slower one."""
+    try:
+        return np.linalg.svd(matrix, full_matrices=False)
+    except np.linalg.LinAlgError:  # pragma: no cover - depends on LAPACK and the data
+        from scipy.linalg import svd
+
+        return svd(matrix, full_matrices=False, lapack_driver="gesvd")
+
+
+def exponential_weights(n: int, halflife: float | None) -> np.ndarray:
+    """Weights of n rows, oldest first, summing to one; row t weighs 0.5 ** ((n - 1 - t) / halflife)
+    (the newest row weighs most); ``halflife=None`` gives equal weights."""
+    if n < 1:
+        return np.zeros(0)
+    if not halflife:
+        return np.full(n, 1.0 / n)
+    if halflife <= 0:
+        raise ValueError("halflife must be positive")
+    weights = 0.5 ** ((n - 1 - np.arange(n)) / float(halflife))
+    return weights / weights.sum()
+
+
+def group_labels(groups, tickers, *, min_size: int = 2) -> pd.Series:
+    """One residual-correlation group per ticker from ``groups``, or None where there is none.
+
+    ``groups``: a Series ticker -> label (e.g. GICS sector), or a DataFrame of labels with one column
+    per level, coarsest first (e.g. ``sector``, ``industry``). Each ticker takes its finest label whose
+    group has at least ``min_size`` members among ``tickers``, else the next coarser one; labels of
+    different levels never mix (they are prefixed by the level). Missing labels (NaN, "") are skipped.
+    """
+    index = pd.Index(tickers)
+    if groups is None:
+        return pd.Series(None, index=index, dtype=object)
+    frame = groups.to_frame() if isinstance(groups, pd.Series) else pd.DataFrame(groups)
+    frame = frame.reindex(index)
+    chosen = pd.Series(None, index=index, dtype=object)
+    for level, column in reversed(list(enumerate(frame.columns))):
+        labels = frame[column].astype(object).where(frame[column].notna() & (frame[column].astype(str) != ""))
+        labels = labels.map(lambda value, level=level: None if value is None or value != value else f"{level}:{value}")
+        sizes = labels.map(labels.value_counts())
+        usable = chosen.isna() & labels.notna() & (sizes >= min_size)
+        chosen[usable] = labels[usable]
+    return chosen
+
+
+def hybrid_factor_model(
+    returns: pd.DataFrame,
+    groups=None,
+    *,
+    fast_factors: int = DEFAULT_FAST_FACTORS,
+    fast_halflife: float = DEFAULT_FAST_HALFLIFE,
+    fast_days: int = 252,
+    slow_factors: int = DEFAULT_SLOW_FACTORS,
+    min_group_size: int = 2,
+    specific_halflife: float | None = DEFAULT_SPECIFIC_HALFLIFE,
+    specific_blend: float = 0.5,
+    specific_floor: float = 0.05,
+) -> CovarianceModel:
+    """Two horizons of statistical factors plus one industry factor per group, plus specific risk.
+
+    With X the T x n demeaned returns (oldest first; missing returns 0 after demeaning):
+
+    1. fast factors: the top ``fast_factors`` principal components of the last ``fast_days`` rows
+       weighted exponentially (half-life ``fast_halflife`` days): loadings B1 = V1 s1 from the SVD of
+       diag(sqrt(w)) X_recent = U s V'. They follow what moves the market now (a rotation, a crash);
+    2. slow factors: the top ``slow_factors`` principal components, equally weighted over all T rows,
+       of the returns with the fast factors projected out (R = X - X V1 V1'): B2 = V2 s2 / sqrt(T).
+       They carry the stable structure, estimated from the long history;
+    3. industry blocks (only with ``groups``): what is left, E = R - R V2 V2', still correlates
+       within an industry. For each group g (``group_labels``: finest label with at least
+       ``min_group_size`` members) with residual variances d_i (step 4), rho_g = the average pairwise
+       correlation of E among its members (Ledoit-Wolf's constant-correlation target, per group and
+       without the bias of a group-mean factor, which correlates even unrelated names through their
+       own noise); when rho_g > 0 the group adds one column with loadings sqrt(rho_g d_i) (one
+       non-zero per name, so the optimiser's factor block stays sparse) and each member keeps
+       (1 - rho_g) d_i as specific variance: the name's total variance does not change;
+    4. residual variance d_i (before step 3 splits it): ``specific_blend`` x the exponentially
+       weighted (``specific_halflife``) mean of E_i^2 over the last ``fast_days`` rows + the rest x
+       the plain mean of E_i^2 over the name's observed days, floored at ``specific_floor`` x the
+       name's recent total variance.
+
+    S = B1 B1' + B2 B2' + B3 B3' + diag(d). Without ``groups`` step 3 is skipped: a two-horizon PCA
+    model. Why these defaults: see the module docstring (bench/basket_quality.py).
+    """
+    x = _demeaned(returns)
+    t, n = x.shape
+    tickers = pd.Index(returns.columns)
+    observed = np.maximum(returns.notna().sum().to_numpy(), 1)
+    recent = x[-min(fast_days, t) :]
+    weights = exponential_weights(recent.shape[0], fast_halflife)
+    weighted = recent * np.sqrt(weights)[:, None]
+    k1 = int(max(0, min(fast_factors, recent.shape[0] - 1, n - 1)))
+    _, s1, vt1 = _svd(weighted)
+    fast = vt1[:k1].T  # n x k1, orthonormal
+    loadings = [fast * s1[:k1]]
+    residual = x - (x @ fast) @ fast.T
+    k2 = int(max(0, min(slow_factors, t - 1 - k1, n - 1 - k1)))
+    if k2:
+        _, s2, vt2 = _svd(residual / np.sqrt(t))
+        slow = vt2[:k2].T
+        loadings.append(slow * s2[:k2])
+        residual = residual - (residual @ slow) @ slow.T
+    recent_residual = residual[-recent.shape[0] :]
+    specific_weights = exponential_weights(recent.shape[0], specific_halflife)
+    specific_recent = specific_weights @ (recent_residual * recent_residual)
+    specific_long = np.sum(residual * residual, axis=0) / observed
+    specific = specific_blend * specific_recent + (1 - specific_blend) * specific_long
+    total = np.sum(x * x, axis=0)
+    if np.any(total <= 0):
+        flat = tickers[total <= 0]
+        raise InsufficientHistory(f"constant prices, no variance: {sorted(map(str, flat))[:10]}", constraint="history")
+    recent_variance = weights @ (recent * recent)
+    # the floor (and a last resort of 1e-12 x the total variance) keeps every name risky
+    specific = np.maximum(specific, np.maximum(specific_floor * recent_variance, 1e-12 * total / t))
+
+    labels = group_labels(groups, tickers, min_size=min_group_size)
+    columns, n_groups = [], 0
+    for label in pd.unique(labels.dropna()):
+        members = np.flatnonzero((labels == label).to_numpy())
+        block = residual[:, members]
+        gram = block.T @ block
+        scale = np.sqrt(np.diag(gram))
+        if members.size < 2 or np.any(scale <= 0):
+            continue
+        corr = gram / np.outer(scale, scale)
+        m = members.size
+        rho = float((corr.sum() - np.trace(corr)) / (m * (m - 1)))
+        if rho <= 0:
+            continue
+        column = np.zeros(n)
+        column[members] = np.sqrt(rho * specific[members])
+        columns.append(column)
+        specific[members] *= 1.0 - rho
+        n_groups += 1
+    if columns:
+        loadings.append(np.column_stack(columns))
+    matrix = np.hstack(loadings) if loadings else np.zeros((n, 0))
+    details = {
+        "fast_factors": k1,
+        "fast_halflife": fast_halflife,
+        "fast_days": int(recent.shape[0]),
+        "slow_factors": k2,
+        "industry_factors": n_groups,
+        "grouped_names": int(labels.notna().sum()),
+        "specific_halflife": specific_halflife,
+        "specific_blend": specific_blend,
+    }
+    return CovarianceModel(tickers, matrix, specific, "hybrid", t, None, details)
+
+
+def estimate_covariance(returns: pd.DataFrame, method: str = DEFAULT_METHOD, *, groups=None, **options) -> CovarianceModel:
+    """Dispatch on ``method`` in METHODS ("hybrid", "lw_cc", "lw_identity", "pca", "sample").
+
+    ``groups`` (optional): industry classification for ``hybrid``, a Series ticker -> label or a
+    DataFrame of labels, coarsest level first (e.g. columns ``sector``, ``industry``); see
+    ``group_labels``. The other methods do not use it (it is accepted and ignored, so a caller may
+    always pass its security master's labels). Other keyword options go to the estimator.
+    """
+    if method == "hybrid":
+        return hybrid_factor_model(returns, groups, **options)
     if method == "lw_cc":
         return ledoit_wolf_constant_correlation(returns)
     if method == "lw_identity":
