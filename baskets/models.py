@@ -63,6 +63,7 @@ APPLICATION_MAX_ACTIVE_SHARE_PCT = Decimal("30.00")
 
 
 class RiskModel(models.TextChoices):
+    HYBRID = "hybrid", "Fast + slow statistical factors, GICS industry blocks, specific risk (default)"
     PCA = "pca", "Statistical factors (PCA) + specific risk"
     LEDOIT_WOLF_CC = "lw_cc", "Ledoit-Wolf, constant-correlation target"
     LEDOIT_WOLF_IDENTITY = "lw_identity", "Ledoit-Wolf, identity target"
@@ -98,8 +99,11 @@ class BasketPolicy(models.Model):
         max_digits=20, decimal_places=2, default=Decimal("10000000.00"), validators=[MinValueValidator(Decimal("0"))],
         help_text="Liquidity floor: average daily dollar volume (63 sessions) a basket name needs.",
     )
-    history_days = models.PositiveIntegerField(default=252, validators=[MinValueValidator(60), MaxValueValidator(756)])
-    risk_model = models.CharField(max_length=16, choices=RiskModel.choices, default=RiskModel.PCA)
+    history_days = models.PositiveIntegerField(
+        default=756, validators=[MinValueValidator(130), MaxValueValidator(1260)],
+        help_text="Sessions of returns behind the risk model (the hybrid model's slow factors use three years; names need 126).",
+    )
+    risk_model = models.CharField(max_length=16, choices=RiskModel.choices, default=RiskModel.HYBRID)
     history = HistoricalRecords()
 
     class Meta:

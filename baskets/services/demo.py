@@ -48,7 +48,8 @@ def demo_baskets_load(*, stdout=None) -> dict:
     days = sorted(set(NetAssetValue.objects.filter(fund__in=funds, strike=Strike.END_OF_DAY).values_list("date", flat=True)))
     published = failed = 0
     # prices loaded once for the whole replay (the service cuts each day's window from it)
-    market = market_history(end=days[-1], sessions=len(days) + 300) if days else None
+    history = max(BasketPolicy.objects.filter(fund__in=funds).values_list("history_days", flat=True))
+    market = market_history(end=days[-1], sessions=len(days) + history + 2) if days else None
     for day in days[1:]:
         before_open = business_calendar.at_new_york(day, dt.time(8, 0))
         for outcome in substitute_baskets_publish(trade_date=day, fund_ids=[f.pk for f in funds], actor=actor, now=before_open, market=market):

@@ -198,8 +198,18 @@ class _Context:
                     f"{policy.history_days} sessions; at least {needed} are needed to estimate risk",
                     constraint="history",
                 )
+            # sessions before any stored price (a young database, the demo) carry no information
+            returns = returns.loc[returns.notna().any(axis=1)]
             options = {"n_factors": 30} if policy.risk_model == "pca" else {}
-            self._models[key] = estimate_covariance(returns.loc[:, usable], policy.risk_model, **options)
+            # industry classification from the security master: GICS sector, then sub-industry (finer)
+            groups = pd.DataFrame(
+                {
+                    "sector": [self.securities[sid].sector if sid in self.securities else "" for sid in usable],
+                    "industry": [self.securities[sid].industry if sid in self.securities else "" for sid in usable],
+                },
+                index=usable,
+            )
+            self._models[key] = estimate_covariance(returns.loc[:, usable], policy.risk_model, groups=groups, **options)
         return self._models[key]
 
 

@@ -6,7 +6,8 @@ Reads ``sp500_daily_2013_2021.csv.gz`` and ``sp500_sectors.csv`` from the shared
 (``/work/shared/data`` or ``../shared/data`` beside the repository) and writes, next to this script:
 
 * ``prices.csv.gz``  date,ticker,close,adj_close,volume for the selected tickers, values copied as is;
-* ``securities.csv`` ticker,name,gics_sector.
+* ``securities.csv`` ticker,name,gics_sector,gics_sub_industry (the 2024 sub-industry; empty where the
+  2024 list no longer has the ticker).
 
 Selection (deterministic, see README.md): tickers with a row on every trading day from START to END
 and a close of at least $5 throughout (no penny-stock prices), split across the GICS sectors in
@@ -80,7 +81,8 @@ def main() -> None:
     )
     eligible = stats[(stats["days"] == sessions) & (stats["min_close"] >= MIN_CLOSE)]
 
-    sectors = pd.read_csv(folder / "sp500_sectors.csv", dtype=str)[["ticker", "name", "gics_sector"]]
+    sectors = pd.read_csv(folder / "sp500_sectors.csv", dtype=str)[["ticker", "name", "gics_sector", "gics_sub_industry_2024"]]
+    sectors = sectors.rename(columns={"gics_sub_industry_2024": "gics_sub_industry"})
     eligible = eligible.join(sectors.set_index("ticker"), how="inner")
     seats = allocate(eligible.groupby("gics_sector").size(), TOTAL, MIN_PER_SECTOR)
 
@@ -100,7 +102,7 @@ def main() -> None:
         handle.write(sample.to_csv(index=False, lineterminator="\n").encode())
     (HERE / "prices.csv.gz").write_bytes(buffer.getvalue())
 
-    master = eligible.loc[chosen, ["name", "gics_sector"]].rename_axis("ticker").reset_index()
+    master = eligible.loc[chosen, ["name", "gics_sector", "gics_sub_industry"]].rename_axis("ticker").reset_index()
     master.to_csv(HERE / "securities.csv", index=False, lineterminator="\n")
 
     print(f"{len(chosen)} tickers, {sessions} sessions {START}..{END}, {len(sample):,} rows")

@@ -62,7 +62,7 @@ class SecurityOutput(serializers.ModelSerializer):
     class Meta:
         model = Security
         fields = [
-            "ticker", "cusip", "isin", "description", "asset_class", "sector", "exchange", "country", "is_foreign",
+            "ticker", "cusip", "isin", "description", "asset_class", "sector", "industry", "exchange", "country", "is_foreign",
             "round_lot", "average_daily_volume", "identifiers_synthetic", "is_active",
         ]
 

@@ -276,7 +276,8 @@ def _create_securities(master: pd.DataFrame, prices: pd.DataFrame, actor) -> dic
         cusip = synthetic_cusip(SECURITY_CUSIP_PREFIX, serial)
         securities[row.ticker] = security_create(
             actor=actor, ticker=row.ticker, cusip=cusip, isin=synthetic_isin(cusip), description=row.name,
-            asset_class=AssetClass.COMMON_STOCK, sector=row.gics_sector, exchange="XNYS", round_lot=100,
+            asset_class=AssetClass.COMMON_STOCK, sector=row.gics_sector, industry=row.gics_sub_industry if isinstance(row.gics_sub_industry, str) else "",
+            exchange="XNYS", round_lot=100,
             average_daily_volume=int(adv[row.ticker]), identifiers_synthetic=True,
         )
     return securities

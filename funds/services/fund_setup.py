@@ -12,7 +12,7 @@ FUND_EDITABLE = {
     "corrective_action_threshold_pct", "tracking_error_threshold_pct", "is_active",
 }
 SECURITY_EDITABLE = {
-    "ticker", "cusip", "isin", "description", "asset_class", "sector", "exchange", "country", "is_foreign",
+    "ticker", "cusip", "isin", "description", "asset_class", "sector", "industry", "exchange", "country", "is_foreign",
     "round_lot", "average_daily_volume", "identifiers_synthetic", "is_active",
 }
 
