@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
 
 from backoffice import roles
 from baskets.models import BasketPolicy
@@ -71,6 +72,8 @@ def build_market(actor, *, protected_count: int = 3, end: dt.date = TRADE_DATE, 
     for day in (PORTFOLIO_DATE, BEFORE_PRIOR, PRIOR, TRADE_DATE):
         after_close = business_calendar.session_close(day) + dt.timedelta(minutes=5)
         nav_strike_batch(fund_ids=[fund.pk], day=day, strike=Strike.END_OF_DAY, actor=actor, now=after_close)
+    if not Group.objects.filter(name=roles.PORTFOLIO_MANAGER).exists():
+        roles.sync_roles()  # a transactional test ran before and flushed the groups the data migration made
     pm = UserFactory(roles=[roles.PORTFOLIO_MANAGER])
     protected = held[:protected_count]
     for ticker in protected:
