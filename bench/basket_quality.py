@@ -44,12 +44,29 @@ Choices (all seeded, so every run on the same file gives the same figures):
 - Weights drift: each day the weights drift with the day's returns (buy and hold, cash flat); every
   21 business days the manager trades back to the target weights. The Protected Securities stay the
   same over the window. So the protected weight moves a little around its target (it can dip below
-  5%, where the engine's active-share floor binds, and the table counts those baskets).
+  5%; the engine's active-share floor binds only when the other underweights do not reach 5%, and
+  the summary counts those baskets).
 - The engine and the naive basket are rebuilt every day. The sample QP is ~15x slower per basket
   (252 dense factor columns against 35 dense plus ~90 one-name industry columns, and it sits at
   the 30% ceiling, so three solves), so by default it is built every 6th day of the window (21 of
   126 days, the fewest for which ``metrics.tracking_error`` reports a figure; ``--sample-every 1``
   builds it every day) and its ratios compare Tracking Errors over those same days.
+
+A basket the engine refuses (a named ``BasketEngineError``) is counted and printed, and that day is
+left out of every method's Tracking Error for that portfolio. ``--sample-every 0`` skips the sample
+QP (about a minute); ``--risk-groups none`` gives the risk model no labels; ``--risk-model pca
+--risk-history 252`` is the former default.
+
+Figures (2-core machine shared with other jobs; default run 270 s wall, of which the sample QP
+190 s):
+
+    window 2020-10-20..2021-04-21, 24 portfolios, 3024 engine baskets, no engine errors
+    median realised TE, % of NAV per day: naive 0.118, sample QP 0.097, engine 0.090
+    median ratio engine / naive 0.747 (target 0.70 not met; 24 of 24 portfolios beat naive;
+      mean 0.724); engine / sample QP 0.894; sample QP / naive 0.867
+    active share of every engine basket 10.3%-30.0%; the 5% floor never binds
+    other draws (--seed 1..4): 0.741, 0.747, 0.733, 0.767; no labels 0.753-0.806; pca 252 days
+      0.759-0.824; 2019-07..12 (--end 2019-12-31) 0.821 (pca 0.847); data/demo 0.670
 
 The last line of output is one JSON object.
 """
