@@ -5,7 +5,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -13,7 +12,6 @@ from backoffice import roles
 from backoffice.exceptions import DomainError
 from baskets import selectors, services
 from baskets.models import BasketComponent, BasketEvent, BasketPolicy, ProtectedSecurity, ProxySpread, SubstituteBasket
-from funds import business_calendar
 from funds.admin import ReadOnlyAdmin  # published records: no add, change or delete
 from funds.models import Security
 
@@ -229,11 +227,9 @@ class SubstituteBasketAdmin(ReadOnlyAdmin):
     def publish_today(self, request, queryset):
         if not roles.user_has_role(request.user, roles.OPERATIONS, roles.PORTFOLIO_MANAGER):
             raise PermissionDenied
-        today = business_calendar.business_date(timezone.now())
-        if not business_calendar.is_business_day(today):
-            self.message_user(request, f"{today.isoformat()} is not a business day: nothing to publish.", messages.WARNING)
-            return
-        outcomes = services.substitute_baskets_publish(trade_date=today, fund_ids=list(queryset.values_list("fund_id", flat=True).distinct()), actor=request.user)
+        outcomes = services.substitute_baskets_publish_due(fund_ids=list(queryset.values_list("fund_id", flat=True).distinct()), actor=request.user)
+        if not outcomes:
+            self.message_user(request, "Today is not an NYSE business day: nothing to publish.", messages.WARNING)
         for o in outcomes:
             level = messages.ERROR if o.status == services.Status.FAILED else messages.INFO
             self.message_user(request, f"{o.ticker} {o.trade_date}: {o.status} {o.message}", level)

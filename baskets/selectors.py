@@ -19,7 +19,7 @@ from backoffice import roles
 from backoffice.exceptions import NotFound
 from baskets.models import BasketPolicy, ProtectedSecurity, ProxySpread, SubstituteBasket
 from funds import business_calendar
-from funds.models import DailyPrice, Fund
+from funds.models import DailyPrice, Fund, Holding, Security
 
 PROTECTED_SET_ROLES = (roles.PORTFOLIO_MANAGER, roles.COMPLIANCE)
 # Roles that may read published baskets, metrics and PCFs through the API.
@@ -178,8 +178,6 @@ def basket_comparison(*, basket: SubstituteBasket) -> tuple[list[dict], dict]:
     Confidential (holdings): callers check the user's role. Rows: security id, ticker, description,
     portfolio weight, basket weight (fractions), largest of the two first.
     """
-    from funds.models import Holding, Security
-
     prior = basket.basis_nav.date
     holdings = dict(Holding.objects.filter(portfolio=basket.portfolio).values_list("security_id", "quantity"))
     closes: dict[int, Decimal] = {}

@@ -503,13 +503,13 @@ def substitute_baskets_publish(
     return outcomes
 
 
-def substitute_baskets_publish_due(*, actor, now: dt.datetime | None = None) -> list[BasketOutcome]:
-    """The beat's morning run: today's baskets, on business days, for Funds without one."""
+def substitute_baskets_publish_due(*, actor, fund_ids: list[int] | None = None, now: dt.datetime | None = None) -> list[BasketOutcome]:
+    """Today's baskets, on business days, for Funds without one (the beat's morning run; the admin's re-run)."""
     now = now or timezone.now()
     today = business_calendar.business_date(now)
     if not business_calendar.is_business_day(today):
         return []
-    return substitute_baskets_publish(trade_date=today, actor=actor, now=now)
+    return substitute_baskets_publish(trade_date=today, fund_ids=fund_ids, actor=actor, now=now)
 
 
 def substitute_basket_correct(
