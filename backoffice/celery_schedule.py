@@ -5,7 +5,9 @@ daylight-saving changes. Strike instants themselves come from each Fund's
 strike times and the NYSE calendar (early closes move the End of Day strike),
 so one dispatcher every five minutes of the trading afternoon is enough: it
 strikes every NAV whose instant has passed and is not yet struck, and a
-strike that failed for a missing price is retried on the next run.
+strike that failed for a missing price is retried on the next run. The same
+task then prices the creation and redemption orders waiting for those NAVs
+(Rule 22c-1: each at the next NAV after receipt).
 
 Substitute Baskets are published before the open (08:00 ET by default,
 ``BASKET_PUBLISH_HOUR``); the task itself skips NYSE holidays. Proxy spreads are
@@ -27,7 +29,7 @@ PROXY_SPREADS_CRONTAB = crontab(minute="15,30,45", hour="16-19", day_of_week="mo
 
 BEAT_SCHEDULE = {
     "nav-strikes-due": {
-        "task": "funds.tasks.nav_strikes_due_task",
+        "task": "orders.tasks.nav_strikes_and_pricing_due_task",
         "schedule": NAV_STRIKES_DUE_CRONTAB,
         "options": {"expires": 4 * 60},
     },

@@ -47,6 +47,13 @@ BASKETS = ("baskets.substitutebasket", "baskets.basketcomponent", "baskets.proxy
 BASKET_POLICY = ("baskets.basketpolicy",)
 CORRECT_BASKET = "baskets.correct_substitutebasket"
 NAV_RECORDS = ("funds.netassetvalue", "funds.navstrikefailure", "funds.sharesoutstandingentry")
+# Authorized Participants and their agreements: managed by AP Relationship staff.
+PARTICIPANTS = (
+    "orders.authorizedparticipant", "orders.authorizedparticipantuser", "orders.authorizedparticipantagreement",
+    "orders.authorizedparticipantholding",
+)
+ORDERS = ("orders.order", "orders.orderevent", "orders.creationbasketrecord", "orders.creationbasketrecordline")
+ORDER_TERMS = ("orders.fundorderterms",)
 
 # Permission codenames per role ("app_label.codename"). Nobody gets delete on
 # regulated records: retention rules forbid it, and corrections are new rows.
@@ -56,16 +63,27 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         + _manage(*PORTFOLIO, *PROTECTED, *BASKET_POLICY)
         + _view(*BASKETS)
         + [CORRECT_BASKET]
+        + _view(*ORDERS, *ORDER_TERMS)
     ),
     OPERATIONS: (
         _manage(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO)
         + _view(*NAV_RECORDS)
         + ["funds.add_netassetvalue", "funds.add_sharesoutstandingentry"]
         + _view(*BASKETS, *BASKET_POLICY)
+        # Operations confirm settlement and failures (orders.services), and set fees and cut-offs.
+        + _view(*PARTICIPANTS, *ORDERS) + ["orders.change_order"]
+        + _manage(*ORDER_TERMS)
     ),
-    AP_RELATIONSHIP: _view(*FUND_SETUP, "funds.security", "funds.netassetvalue", "baskets.substitutebasket", "baskets.basketcomponent"),
-    COMPLIANCE: _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED, *BASKETS, *BASKET_POLICY),
-    BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS),
+    AP_RELATIONSHIP: (
+        _view(*FUND_SETUP, "funds.security", "funds.netassetvalue", "baskets.substitutebasket", "baskets.basketcomponent")
+        + _manage(*PARTICIPANTS)
+        + _view(*ORDERS, *ORDER_TERMS)
+    ),
+    COMPLIANCE: (
+        _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED, *BASKETS, *BASKET_POLICY)
+        + _view(*PARTICIPANTS, *ORDERS, *ORDER_TERMS)
+    ),
+    BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS, *ORDERS),
     AUTHORIZED_PARTICIPANT: [],
     INVESTING_FUND: [],
 }

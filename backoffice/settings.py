@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "backoffice.apps.BackofficeConfig",
     "funds.apps.FundsConfig",
     "baskets.apps.BasketsConfig",
+    "orders.apps.OrdersConfig",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "ParticipantStatusEnum": "orders.models.AuthorizedParticipant.Status",
+        "PayerEnum": "orders.models.Order.Payer",
+    },
 }
 
 # Celery. Without a broker URL tasks run eagerly in-process (embedded default).

@@ -21,10 +21,10 @@ import csv
 import datetime as dt
 import io
 
+from backoffice.csv_safety import safe_text  # noqa: F401  (re-exported for callers)
 from baskets.models import SubstituteBasket
 
 PCF_FORMAT_VERSION = "1.0"
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 HEADER_COLUMNS = ["record_type", "file_type", "format_version", "created_at_utc", "fund_ticker", "trade_date",
                   "basket_version", "supersedes_version", "correction_reason"]
@@ -32,10 +32,6 @@ FUND_COLUMNS = ["record_type", "fund_ticker", "fund_cusip", "trade_date", "creat
                 "estimated_cash_per_creation_unit", "shares_outstanding", "component_count"]
 COMPONENT_COLUMNS = ["record_type", "cusip", "ticker", "description", "quantity_per_creation_unit", "weight_pct", "cash_in_lieu"]
 
-
-def safe_text(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_TRIGGERS) else text
 
 
 def pcf_filename(basket: SubstituteBasket) -> str:

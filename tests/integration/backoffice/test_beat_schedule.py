@@ -42,8 +42,8 @@ def next_fire(after: dt.datetime) -> dt.datetime:
 def test_beat_runs_in_new_york_time():
     app.loader.import_default_modules()  # what a worker does at start: autodiscover tasks
     assert app.conf.timezone == "America/New_York"
-    assert BEAT_SCHEDULE["nav-strikes-due"]["task"] == "funds.tasks.nav_strikes_due_task"
-    assert "funds.tasks.nav_strikes_due_task" in app.tasks
+    assert BEAT_SCHEDULE["nav-strikes-due"]["task"] == "orders.tasks.nav_strikes_and_pricing_due_task"
+    assert "orders.tasks.nav_strikes_and_pricing_due_task" in app.tasks
 
 
 @pytest.mark.parametrize(
@@ -105,6 +105,6 @@ def test_database_scheduler_installs_the_schedule_in_new_york_time():
 
     DatabaseScheduler(app=app).setup_schedule()
     task = PeriodicTask.objects.get(name="nav-strikes-due")
-    assert task.task == "funds.tasks.nav_strikes_due_task"
+    assert task.task == "orders.tasks.nav_strikes_and_pricing_due_task"
     assert str(task.crontab.timezone) == "America/New_York"
     assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == ("*/5", "12-18", "mon-fri")

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from orders.api import views
+
+app_name = "orders-api"
+
+urlpatterns = [
+    path("orders/", views.OrderListCreateApi.as_view(), name="order-list"),
+    path("orders/records.csv", views.BasketRecordsExportApi.as_view(), name="basket-records-export"),
+    path("orders/<str:reference>/", views.OrderDetailApi.as_view(), name="order-detail"),
+    path("orders/<str:reference>/cancel/", views.OrderCancelApi.as_view(), name="order-cancel"),
+    path("orders/<str:reference>/settle/", views.OrderSettleApi.as_view(), name="order-settle"),
+    path("orders/<str:reference>/fail/", views.OrderFailApi.as_view(), name="order-fail"),
+    path("orders/<str:reference>/basket-record/", views.OrderBasketRecordApi.as_view(), name="order-basket-record"),
+    path("ap/me/", views.ParticipantMeApi.as_view(), name="participant-me"),
+    path("ap/agreements/", views.AgreementListApi.as_view(), name="agreement-list"),
+    path("ap/agreements/<int:pk>/", views.AgreementDetailApi.as_view(), name="agreement-detail"),
+]
