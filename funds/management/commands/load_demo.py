@@ -1,4 +1,4 @@
-"""Load the demo Trust, Funds, real prices, replayed NAVs and one login per role (no-op when loaded)."""
+"""Load the demo Trust, Funds, real prices, replayed NAVs, baskets, APs and orders, and one login per role (no-op when loaded)."""
 
 import time
 
@@ -20,11 +20,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, replay_days, **options):
         from baskets.services.demo import demo_baskets_load  # the baskets app builds on the funds demo
+        from orders.demo import demo_orders_load  # and the orders app on both
 
         started = time.monotonic()
         try:
             result = demo_load(replay_days=replay_days, stdout=self.stdout)
             baskets = demo_baskets_load(stdout=self.stdout)
+            orders = demo_orders_load(stdout=self.stdout)
         except DomainError as error:
             raise CommandError(error.message) from None
         except ValidationError as error:  # e.g. a Fund named like a demo Fund already exists
@@ -32,7 +34,7 @@ class Command(BaseCommand):
         if result.created:
             self.stdout.write(self.style.SUCCESS(
                 f"Demo loaded in {time.monotonic() - started:.1f}s: NAVs {result.first_day} to {result.last_day}, "
-                f"{baskets.get('baskets', 0)} Substitute Baskets."
+                f"{baskets.get('baskets', 0)} Substitute Baskets, {orders.get('orders', 0)} orders."
             ))
         self.stdout.write("\nDemo logins (demo only; never use these passwords elsewhere):\n")
         self.stdout.write(format_logins(result.logins))
