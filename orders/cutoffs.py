@@ -58,7 +58,8 @@ def pricing_window(
     if not business_calendar.is_business_day(day):
         raise OrderTooLate(
             f"received {received_at.astimezone(business_calendar.NEW_YORK):%Y-%m-%d %H:%M:%S} ET, "
-            f"{day:%A} {day.isoformat()} is not an NYSE business day: no NAV is struck, orders are not accepted.",
+            f"{day:%A} {day.isoformat()} is not an NYSE business day: no NAV is struck, orders are not accepted. "
+            f"Resubmit on the next business day, {business_calendar.next_business_day(day).isoformat()}.",
             reason="NOT_A_BUSINESS_DAY",
         )
     intraday_at = business_calendar.intraday_strike_at(day, intraday_strike_time)
