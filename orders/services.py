@@ -339,6 +339,14 @@ def _order_create(actor, participant, request: OrderRequest, key: str, fingerpri
     terms = order_terms_for(fund)
     is_cash = request.basket_type == Order.BasketType.CASH
     trade_day = business_calendar.business_date(received_at)
+    # Entitlement before the cut-off: an AP without an agreement in force is refused (403) at any hour,
+    # never recorded as a late order.
+    agreement = agreement_in_force(participant_id=participant.pk, on=trade_day)
+    if agreement is None:
+        raise NotEntitled(
+            f"{participant} has no Participant Agreement in force on {trade_day.isoformat()}: it cannot place orders.",
+            details={"agreement": ["none in force"]},
+        )
     order = Order(
         reference=_new_reference(trade_day), participant=participant, fund=fund, placed_by=actor, side=request.side,
         creation_units=request.creation_units, shares=Decimal(request.creation_units * fund.creation_unit_size),
@@ -360,12 +368,6 @@ def _order_create(actor, participant, request: OrderRequest, key: str, fingerpri
         ])
         return order
 
-    agreement = agreement_in_force(participant_id=participant.pk, on=window.trade_date)
-    if agreement is None:
-        raise NotEntitled(
-            f"{participant} has no Participant Agreement in force on {window.trade_date.isoformat()}: it cannot place orders.",
-            details={"agreement": ["none in force"]},
-        )
     if request.basket_type == Order.BasketType.STANDARD:
         order.substitute_basket = _todays_basket(fund, window.trade_date, request.substitute_basket_id)
     elif request.substitute_basket_id is not None:
