@@ -26,6 +26,9 @@ BASKET_PUBLISH_HOUR = int(os.environ.get("BASKET_PUBLISH_HOUR", "8"))
 NAV_STRIKES_DUE_CRONTAB = crontab(minute="*/5", hour="12-18", day_of_week="mon-fri")
 BASKETS_PUBLISH_CRONTAB = crontab(minute=0, hour=BASKET_PUBLISH_HOUR, day_of_week="mon-fri")
 PROXY_SPREADS_CRONTAB = crontab(minute="15,30,45", hour="16-19", day_of_week="mon-fri")
+# Orders waiting for a NAV struck outside the dispatcher's hours (a strike retried by Operations in the
+# evening, say) are priced by this sweep; a run with nothing to price is one query.
+ORDERS_PRICE_DUE_CRONTAB = crontab(minute="*/15")
 
 BEAT_SCHEDULE = {
     "nav-strikes-due": {
@@ -37,6 +40,11 @@ BEAT_SCHEDULE = {
         "task": "baskets.tasks.baskets_publish_due_task",
         "schedule": BASKETS_PUBLISH_CRONTAB,
         "options": {"expires": 60 * 60},
+    },
+    "orders-price-due": {
+        "task": "orders.tasks.orders_price_due_task",
+        "schedule": ORDERS_PRICE_DUE_CRONTAB,
+        "options": {"expires": 10 * 60},
     },
     "proxy-spreads-record": {
         "task": "baskets.tasks.proxy_spreads_due_task",

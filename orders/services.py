@@ -23,7 +23,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 from rest_framework import status as http
 
-from backoffice.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
+from backoffice.exceptions import DomainError, InvalidInput, InvalidTransition
 from baskets.models import SubstituteBasket
 from funds import business_calendar
 from funds.models import (
@@ -666,5 +666,5 @@ def participant_for_user(user) -> AuthorizedParticipant:
     """The AP an API user acts for (404 for anyone else)."""
     binding = AuthorizedParticipantUser.objects.select_related("participant").filter(user=user).first()
     if binding is None:
-        raise NotFound("Your user is not bound to an Authorized Participant.")
+        raise NotEntitled("Your user is not bound to an Authorized Participant: ask AP Relationship staff to bind it.")
     return binding.participant
