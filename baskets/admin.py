@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
+from backoffice.history_admin import HistoryAdmin
 
 from backoffice import roles
 from backoffice.exceptions import DomainError
@@ -17,7 +17,7 @@ from funds.models import Security
 
 
 @admin.register(ProtectedSecurity)
-class ProtectedSecurityAdmin(SimpleHistoryAdmin):
+class ProtectedSecurityAdmin(HistoryAdmin):
     list_display = ["fund", "security", "effective_from", "effective_to", "designated_by", "ended_by"]
     list_filter = ["fund", "effective_from"]
     search_fields = ["security__ticker", "fund__ticker", "reason"]
@@ -258,7 +258,7 @@ class BasketEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(BasketPolicy)
-class BasketPolicyAdmin(SimpleHistoryAdmin):
+class BasketPolicyAdmin(HistoryAdmin):
     list_display = ["fund", "min_active_share_pct", "max_active_share_pct", "max_weight_pct", "max_names", "adv_fraction_pct",
                     "min_average_dollar_volume", "risk_model", "history_days"]
 

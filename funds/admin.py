@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
+from backoffice.history_admin import HistoryAdmin
 
 from backoffice.exceptions import DomainError
 from funds import business_calendar, services
@@ -15,7 +15,7 @@ from funds.models import (
 )
 
 
-class ServiceSaveAdmin(SimpleHistoryAdmin):
+class ServiceSaveAdmin(HistoryAdmin):
     """Saves through the model's create/update service so admin and API enforce the same rules."""
 
     create_service = None
@@ -31,7 +31,7 @@ class ServiceSaveAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Trust, Adviser, Distributor)
-class PartyAdmin(SimpleHistoryAdmin):
+class PartyAdmin(HistoryAdmin):
     list_display = ["name", "sec_file_number"]
     search_fields = ["name"]
 
@@ -91,7 +91,7 @@ class SecurityAdmin(ServiceSaveAdmin):
     search_fields = ["ticker", "cusip", "isin", "description"]
 
 
-class ReadOnlyAdmin(SimpleHistoryAdmin):
+class ReadOnlyAdmin(HistoryAdmin):
     """Market data and ledgers are written by commands and services, never edited by hand."""
 
     def has_add_permission(self, request):

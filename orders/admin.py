@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
+from backoffice.history_admin import HistoryAdmin
 
 from backoffice import roles
 from backoffice.exceptions import DomainError
@@ -66,7 +66,7 @@ def _add_refusal(form: forms.BaseForm, error: DomainError) -> None:
         form.add_error(None, error.message)
 
 
-class ServiceAdmin(SimpleHistoryAdmin):
+class ServiceAdmin(HistoryAdmin):
     """History-tracked admin whose ``save_model`` calls a service.
 
     The add/change view runs in one transaction. When the service refuses, the transaction is rolled
@@ -105,26 +105,6 @@ class ServiceAdmin(SimpleHistoryAdmin):
             self.message_user(request, error.message, messages.ERROR)
             opts = self.model._meta
             return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
-
-    def revert_disabled(self, request, obj=None):
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST":
-            raise PermissionDenied("History is read-only: change the record through its form.")
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
-
-class ReadOnlyHistoryAdmin(ReadOnlyAdmin):
-    """funds.admin.ReadOnlyAdmin, with the history pages read-only too (no revert by POST)."""
-
-    def revert_disabled(self, request, obj=None):
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST":
-            raise PermissionDenied("History is read-only.")
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class ReadOnlyModelAdmin(admin.ModelAdmin):
@@ -459,7 +439,7 @@ class FundOrderTermsForm(forms.ModelForm):
 
 
 @admin.register(FundOrderTerms)
-class FundOrderTermsAdmin(SimpleHistoryAdmin):
+class FundOrderTermsAdmin(HistoryAdmin):
     form = FundOrderTermsForm
     list_display = ["fund", "nscc_fixed_fee", "dtc_fixed_fee", "variable_fee_pct", "cash_order_cutoff", "updated_at"]
     list_select_related = ["fund"]
@@ -467,14 +447,6 @@ class FundOrderTermsAdmin(SimpleHistoryAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["fund", "updated_at"] if obj is not None else ["updated_at"]
-
-    def revert_disabled(self, request, obj=None):
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST":
-            raise PermissionDenied("History is read-only.")
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -546,7 +518,7 @@ class SettlementFailureForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyHistoryAdmin):
+class OrderAdmin(ReadOnlyAdmin):
     list_display = [
         "reference", "fund", "participant", "side", "creation_units", "basket_type", "status", "strike", "received_at", "received_et",
         "balancing_amount", "balancing_amount_payer", "net_cash_amount", "net_cash_payer", "settlement_date", "settled_late", "ap_affiliated",

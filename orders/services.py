@@ -163,8 +163,16 @@ def agreement_add(
         participant=participant, version=version, signed_on=signed_on, effective_from=effective_from,
         document_sha256=sha256, document_size=size, uploaded_by=actor, uploaded_at=now or timezone.now(),
     )
+    try:
+        agreement.full_clean(exclude=["document"])  # refuse bad input before anything is stored
+    except ValidationError as error:
+        raise InvalidInput("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()), details=error.message_dict)
     agreement.document.save(getattr(document, "name", "agreement.pdf").rsplit("/", 1)[-1], document, save=False)
-    _full_clean_and_save(agreement, actor)
+    try:
+        _full_clean_and_save(agreement, actor)
+    except Exception:
+        agreement.document.delete(save=False)  # no stored file without its row
+        raise
     return agreement
 
 
@@ -182,8 +190,15 @@ def agreement_terminate(*, actor, agreement: AuthorizedParticipantAgreement, ter
 
 @transaction.atomic
 def agreement_delete(*, actor, agreement: AuthorizedParticipantAgreement, today: dt.date | None = None) -> None:
-    """Refused while in force and for five years after termination (condition A.9(a))."""
+    """Refused while in force and for five years after termination (condition A.9(a)), and while orders refer to it."""
     agreement.check_deletable(today)
+    placed_under = list(agreement.orders.order_by("received_at").values_list("reference", flat=True)[:5])
+    if placed_under:
+        raise InvalidTransition(
+            f"{agreement} cannot be deleted: orders were placed under it ({', '.join(placed_under)}"
+            f"{', ...' if len(placed_under) == 5 else ''}) and are kept with it.",
+            details={"orders": placed_under},
+        )
     agreement._history_user = actor
     agreement.delete()
 

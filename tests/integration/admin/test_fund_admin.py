@@ -74,3 +74,23 @@ def test_strike_action_queues_after_commit_and_the_task_strikes(admin_client, dj
     assert "queued for 1 fund(s)" in response.content.decode()
     nav = NetAssetValue.objects.get(fund=fund)
     assert nav.nav_per_share == D("25.0000") and nav.struck_by.username == "root"
+
+
+def test_history_pages_are_read_only_for_every_role(client, actor):
+    """django-simple-history saves a POST to its history page after checking only the view permission."""
+    from backoffice import roles
+    from funds.models import Fund
+    from tests.factories import FundFactory, UserFactory
+
+    fund = FundFactory(name="Before")
+    fund.name = "Second version"
+    fund.save()
+    version = fund.history.order_by("history_id").first()
+    board = UserFactory(roles=[roles.BOARD])
+    client.force_login(board)
+    url = f"/admin/funds/fund/{fund.pk}/history/{version.history_id}/"
+    assert client.get(url).status_code == 200  # viewing a past version is allowed
+    response = client.post(url, {**form_data(), "name": "Renamed by a read-only role"})
+    assert response.status_code == 403
+    fund.refresh_from_db()
+    assert fund.name == "Second version" and not Fund.objects.filter(name="Renamed by a read-only role").exists()
