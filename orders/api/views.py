@@ -7,6 +7,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -140,10 +141,22 @@ class OrderFailApi(APIView):
         return Response(s.OrderOutput(services.order_fail(actor=request.user, order=order, **payload.validated_data)).data)
 
 
+class CsvQueryFormatNegotiation(DefaultContentNegotiation):
+    """``?format=csv`` asks the view for its CSV body. DRF reads ``format`` as a renderer override and,
+    having no "csv" renderer, would answer 404; here it negotiates as if absent (errors still answer JSON)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if request.query_params.get(self.settings.URL_FORMAT_OVERRIDE) == "csv":
+            renderer = next((r for r in renderers if r.format == "json"), renderers[0])
+            return renderer, renderer.media_type
+        return super().select_renderer(request, renderers, format_suffix)
+
+
 class OrderBasketRecordApi(APIView):
     """Condition A.9(c): the Creation Basket exchanged for this order (JSON, or CSV with ?format=csv)."""
 
     permission_classes = [CanReadOrders]
+    content_negotiation_class = CsvQueryFormatNegotiation
 
     @extend_schema(parameters=[OpenApiParameter("format", str, enum=["json", "csv"])], responses=s.BasketRecordOutput)
     def get(self, request, reference: str):
