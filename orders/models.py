@@ -46,6 +46,16 @@ class RetainedQuerySet(models.QuerySet):
         return super().delete()
 
 
+class ImmutableRecordQuerySet(RetainedQuerySet):
+    """Condition A.9 records: no bulk update either (``save`` refuses changes to a written row)."""
+
+    def update(self, **kwargs):
+        raise RetentionError("A Creation Basket record is immutable once written.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise RetentionError("A Creation Basket record is immutable once written.")
+
+
 class ClearingProcess(models.TextChoices):
     NSCC = "NSCC", "NSCC Process (Continuous Net Settlement)"
     DTC = "DTC", "DTC Process (outside the Clearing Process)"
@@ -400,7 +410,7 @@ class CreationBasketRecord(models.Model):
     recorded_at = models.DateTimeField()
     retain_until = models.DateField()
 
-    objects = RetainedQuerySet.as_manager()
+    objects = ImmutableRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["-trade_date", "order"]
@@ -438,7 +448,7 @@ class CreationBasketRecordLine(models.Model):
     weight_pct = models.DecimalField(**PERCENT, help_text="Percentage weight in the basket exchanged.")
     cash_in_lieu = models.BooleanField(default=False)
 
-    objects = RetainedQuerySet.as_manager()
+    objects = ImmutableRecordQuerySet.as_manager()
 
     class Meta:
         ordering = ["record", "ticker"]

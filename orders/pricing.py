@@ -95,7 +95,7 @@ def price_order(
     """Price one order. ``basket=None`` means an all-cash order."""
     if side not in (CREATE, REDEEM):
         raise PricingInputError(f"side must be {CREATE} or {REDEEM}, not {side!r}")
-    if not isinstance(creation_units, int) or creation_units < 1:
+    if isinstance(creation_units, bool) or not isinstance(creation_units, int) or creation_units < 1:
         raise PricingInputError("creation_units must be a positive whole number")
     if creation_unit_size < 1:
         raise PricingInputError("creation_unit_size must be positive")

@@ -611,3 +611,12 @@ def test_the_latest_holding_on_or_before_the_day_counts(trading_day):
 def test_a_negative_holding_is_refused(trading_day):
     with pytest.raises(InvalidInput, match="shares"):
         _report(trading_day, "-1")
+
+
+def test_a9_records_refuse_bulk_updates_too(trading_day, actor):
+    from orders.models import CreationBasketRecord, CreationBasketRecordLine, RetentionError
+
+    with pytest.raises(RetentionError):
+        CreationBasketRecord.objects.all().update(balancing_amount=0)
+    with pytest.raises(RetentionError):
+        CreationBasketRecordLine.objects.all().update(quantity=1)
