@@ -8,7 +8,9 @@ from django.db.models import QuerySet
 
 from backoffice import roles
 from backoffice.exceptions import NotFound
-from funds.models import Fund, NetAssetValue, Portfolio, Security
+from decimal import Decimal
+
+from funds.models import DailyPrice, Fund, IntradaySnapshot, NetAssetValue, Portfolio, Security, Strike
 
 
 def fund_list(*, active_only: bool = True) -> QuerySet[Fund]:
@@ -56,3 +58,12 @@ def portfolio_visible_to(*, user, fund: Fund, on: dt.date) -> Portfolio:
 
 def security_list() -> QuerySet[Security]:
     return Security.objects.all()
+
+
+def strike_prices(*, strike: str, day: dt.date, security_ids) -> dict[int, Decimal]:
+    """Each security's price at a strike: the 12:00 ET snapshot (Intra-Day) or the official close (End of Day)."""
+    if strike == Strike.INTRADAY:
+        rows = IntradaySnapshot.objects.filter(date=day, security_id__in=security_ids).values_list("security_id", "price")
+    else:
+        rows = DailyPrice.objects.filter(date=day, security_id__in=security_ids).values_list("security_id", "close")
+    return dict(rows)

@@ -56,6 +56,22 @@ class ImmutableRecordQuerySet(RetainedQuerySet):
         raise RetentionError("A Creation Basket record is immutable once written.")
 
 
+class ImmutableRecord(models.Model):
+    """A condition A.9 record: written once by a service, never changed, deleted only after retention."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise RetentionError("A Creation Basket record is immutable once written.")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self.check_deletable()
+        return super().delete(*args, **kwargs)
+
+
 class ClearingProcess(models.TextChoices):
     NSCC = "NSCC", "NSCC Process (Continuous Net Settlement)"
     DTC = "DTC", "DTC Process (outside the Clearing Process)"
@@ -386,7 +402,7 @@ class OrderEvent(models.Model):
         return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"
 
 
-class CreationBasketRecord(models.Model):
+class CreationBasketRecord(ImmutableRecord):
     """Condition A.9(c): every Creation Basket exchanged with an AP. Immutable; kept five years."""
 
     order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="basket_record")
@@ -419,11 +435,6 @@ class CreationBasketRecord(models.Model):
     def __str__(self) -> str:
         return f"A.9 record {self.order_id}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise RetentionError("A Creation Basket record is immutable once written.")
-        return super().save(*args, **kwargs)
-
     def check_deletable(self, today: dt.date | None = None) -> None:
         if (today or dt.date.today()) < self.retain_until:
             raise RetentionError(
@@ -431,12 +442,8 @@ class CreationBasketRecord(models.Model):
                 details={"retained_until": self.retain_until.isoformat()},
             )
 
-    def delete(self, *args, **kwargs):
-        self.check_deletable()
-        return super().delete(*args, **kwargs)
 
-
-class CreationBasketRecordLine(models.Model):
+class CreationBasketRecordLine(ImmutableRecord):
     record = models.ForeignKey(CreationBasketRecord, on_delete=models.PROTECT, related_name="lines")
     security = models.ForeignKey("funds.Security", on_delete=models.PROTECT, related_name="+")
     ticker = models.CharField(max_length=10)
@@ -454,14 +461,5 @@ class CreationBasketRecordLine(models.Model):
         ordering = ["record", "ticker"]
         constraints = [models.UniqueConstraint(fields=["record", "security"], name="basket_record_line_one_per_security")]
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise RetentionError("A Creation Basket record is immutable once written.")
-        return super().save(*args, **kwargs)
-
     def check_deletable(self, today: dt.date | None = None) -> None:
         self.record.check_deletable(today)
-
-    def delete(self, *args, **kwargs):
-        self.check_deletable()
-        return super().delete(*args, **kwargs)

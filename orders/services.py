@@ -26,11 +26,10 @@ from rest_framework import status as http
 from backoffice.exceptions import DomainError, InvalidInput, InvalidTransition
 from baskets.models import SubstituteBasket
 from funds import business_calendar
+from funds.selectors import strike_prices
 from funds.models import (
     AssetClass,
-    DailyPrice,
     Fund,
-    IntradaySnapshot,
     NetAssetValue,
     SharesOutstandingEntry,
     Strike,
@@ -517,14 +516,6 @@ class PricingOutcome:
     message: str = ""
 
 
-def _strike_prices(strike: str, day: dt.date, security_ids: list[int]) -> dict[int, Decimal]:
-    if strike == Strike.INTRADAY:
-        rows = IntradaySnapshot.objects.filter(date=day, security_id__in=security_ids).values_list("security_id", "price")
-    else:
-        rows = DailyPrice.objects.filter(date=day, security_id__in=security_ids).values_list("security_id", "close")
-    return dict(rows)
-
-
 def orders_price(*, fund: Fund, trade_date: dt.date, strike: str, actor, now: dt.datetime | None = None) -> PricingOutcome:
     """Price every accepted order of a Fund for one strike, at that strike's NAV (Rule 22c-1).
 
@@ -550,7 +541,7 @@ def orders_price(*, fund: Fund, trade_date: dt.date, strike: str, actor, now: dt
         if any(o.basket_type != Order.BasketType.CASH for o in orders):
             basket = SubstituteBasket.objects.filter(fund=fund, trade_date=trade_date).order_by("-version").first()
             components = list(basket.components.select_related("security").order_by("security__ticker"))
-            prices = _strike_prices(strike, trade_date, [c.security_id for c in components])
+            prices = strike_prices(strike=strike, day=trade_date, security_ids=[c.security_id for c in components])
             missing = [c.security.ticker for c in components if c.security_id not in prices]
             if missing:
                 outcome.waiting = [o.reference for o in orders]

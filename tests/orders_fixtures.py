@@ -113,6 +113,31 @@ def trading_day(actor):
     return build_trading_day(actor)
 
 
+def module_trading_day_fixtures():
+    """``trading_day`` built once per test module inside a transaction rolled back at its end; each test
+    runs in its own savepoint and gets the objects refreshed. Use: ``_built_day, trading_day = module_trading_day_fixtures()``."""
+
+    @pytest.fixture(scope="module")
+    def _built_day(django_db_setup, django_db_blocker):
+        from django.db import transaction
+
+        from backoffice.audit import system_user
+
+        with django_db_blocker.unblock(), transaction.atomic():
+            built = build_trading_day(system_user())
+            yield built
+            transaction.set_rollback(True)
+
+    @pytest.fixture
+    def trading_day(_built_day, db):
+        for instance in (_built_day.fund, _built_day.basket, _built_day.terms, _built_day.ap_one, _built_day.ap_two,
+                         _built_day.user_one, _built_day.user_two):
+            instance.refresh_from_db()
+        return _built_day
+
+    return _built_day, trading_day
+
+
 def order_payload(fund: str = "BSKT", **overrides) -> dict:
     payload = {"fund": fund, "side": "CREATE", "creation_units": 2, "basket_type": "STANDARD", "settlement_channel": "NSCC"}
     payload.update(overrides)

@@ -22,12 +22,11 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from funds import business_calendar, nav_math
+from funds.selectors import strike_prices
 from funds.exceptions import NavStrikeRefused, NotABusinessDay, StrikeNotDue
 from funds.models import (
-    DailyPrice,
     Fund,
     Holding,
-    IntradaySnapshot,
     NavStrikeFailure,
     NetAssetValue,
     Portfolio,
@@ -63,14 +62,6 @@ def strike_instant(fund: Fund, day: dt.date, strike: str) -> dt.datetime:
     if strike == Strike.END_OF_DAY:
         return business_calendar.end_of_day_strike_at(day, fund.end_of_day_strike_time)
     raise ValueError(f"unknown strike {strike!r}")
-
-
-def _strike_prices(strike: str, day: dt.date, security_ids: list[int]) -> dict[int, Decimal]:
-    if strike == Strike.INTRADAY:
-        rows = IntradaySnapshot.objects.filter(date=day, security_id__in=security_ids).values_list("security_id", "price")
-    else:
-        rows = DailyPrice.objects.filter(date=day, security_id__in=security_ids).values_list("security_id", "close")
-    return dict(rows)
 
 
 def _failure(fund, day, strike, reason, message, actor, now, missing=()) -> NavStrikeFailure:
@@ -119,7 +110,7 @@ def nav_strike_batch(*, fund_ids: list[int], day: dt.date, strike: str, actor, n
         .values_list("portfolio_id", "security_id", "security__ticker", "quantity"),
         columns=["portfolio_id", "security_id", "ticker", "quantity"],
     )
-    prices = _strike_prices(strike, day, holdings["security_id"].unique().tolist()) if len(holdings) else {}
+    prices = strike_prices(strike=strike, day=day, security_ids=holdings["security_id"].unique().tolist()) if len(holdings) else {}
     holdings["price"] = holdings["security_id"].map(prices).astype(object)
     holdings_by_portfolio = dict(tuple(holdings.groupby("portfolio_id", sort=False)))
     shares = dict(

@@ -13,13 +13,11 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.db import transaction
 
 from backoffice import roles
-from backoffice.audit import system_user
 from orders.models import Order, OrderEvent
 from tests.factories import UserFactory
-from tests.orders_fixtures import TRADE_DATE, build_trading_day, client_for, et, order_payload
+from tests.orders_fixtures import TRADE_DATE, module_trading_day_fixtures, client_for, et, order_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -27,20 +25,7 @@ SATURDAY = dt.date(2021, 4, 24)
 EARLY_CLOSE = dt.date(2021, 11, 26)  # 13:00 ET close, EST
 
 
-@pytest.fixture(scope="module")
-def _built_day(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock(), transaction.atomic():
-        built = build_trading_day(system_user())
-        yield built
-        transaction.set_rollback(True)
-
-
-@pytest.fixture
-def trading_day(_built_day, db):
-    for instance in (_built_day.fund, _built_day.basket, _built_day.terms, _built_day.ap_one, _built_day.ap_two,
-                     _built_day.user_one, _built_day.user_two):
-        instance.refresh_from_db()
-    return _built_day
+_built_day, trading_day = module_trading_day_fixtures()
 
 
 def place(user, at: dt.datetime, key: str, **overrides):

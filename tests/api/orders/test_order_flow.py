@@ -11,7 +11,6 @@ import time_machine
 from backoffice import roles
 from funds import services as fund_services
 from funds.models import IntradaySnapshot, SharesOutstandingEntry, Strike
-from orders import services
 from orders.models import CreationBasketRecord, Order, OrderEvent
 from tests.factories import UserFactory
 from tests.orders_fixtures import TRADE_DATE, client_for, et, order_payload, trading_day  # noqa: F401

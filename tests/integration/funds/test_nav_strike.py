@@ -150,9 +150,9 @@ def test_a_concurrent_strike_wins_and_ours_becomes_a_no_op(priced_fund, actor, m
     SharesOutstandingEntry.objects.create(fund=other, effective_date=DAY, kind="LAUNCH", change=D("1"), created_by=actor)
     from funds.services import nav as nav_service
 
-    real_strike_prices = nav_service._strike_prices
+    real_strike_prices = nav_service.strike_prices
 
-    def prices_then_race(strike, day, security_ids):
+    def prices_then_race(*, strike, day, security_ids):
         # runs after the "already struck" check and before the insert: the race window
         NetAssetValue.objects.create(
             fund=priced_fund, date=DAY, strike=Strike.END_OF_DAY, strike_at=nav_service.strike_instant(priced_fund, DAY, strike),
@@ -160,9 +160,9 @@ def test_a_concurrent_strike_wins_and_ours_becomes_a_no_op(priced_fund, actor, m
             price_basis="CLOSE", holdings_count=0, securities_value=D("1"), cash=D("0"), liabilities=D("0"),
             net_assets=D("1"), shares_outstanding=D("1"), nav_per_share=D("1"), inputs={"winner": True}, struck_by=actor,
         )
-        return real_strike_prices(strike, day, security_ids)
+        return real_strike_prices(strike=strike, day=day, security_ids=security_ids)
 
-    monkeypatch.setattr(nav_service, "_strike_prices", prices_then_race)
+    monkeypatch.setattr(nav_service, "strike_prices", prices_then_race)
     # when
     outcomes = nav_strike_batch(fund_ids=[priced_fund.pk, other.pk], day=DAY, strike=Strike.END_OF_DAY, actor=actor)
     # then: the other worker's NAV stands, ours is a no-op, and the other fund is struck with its inputs intact

@@ -16,7 +16,6 @@ from decimal import ROUND_HALF_UP, Decimal as D
 
 import pytest
 import time_machine
-from django.db import transaction
 
 from backoffice.audit import system_user
 from backoffice.exceptions import InvalidInput, InvalidTransition
@@ -26,7 +25,7 @@ from funds import services as fund_services
 from funds.models import AssetClass, DailyPrice, IntradaySnapshot, NetAssetValue, Security, SharesOutstandingEntry, Strike
 from orders import records, services
 from orders.models import CreationBasketRecord, CreationBasketRecordLine, Order, OrderEvent, RetentionError
-from tests.orders_fixtures import TRADE_DATE, build_trading_day, et
+from tests.orders_fixtures import TRADE_DATE, module_trading_day_fixtures, et
 
 pytestmark = pytest.mark.django_db
 
@@ -35,20 +34,7 @@ NEXT_DAY = dt.date(2021, 4, 21)
 _keys = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def _built_day(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock(), transaction.atomic():
-        built = build_trading_day(system_user())
-        yield built
-        transaction.set_rollback(True)
-
-
-@pytest.fixture
-def trading_day(_built_day, db):
-    for instance in (_built_day.fund, _built_day.basket, _built_day.terms, _built_day.ap_one, _built_day.ap_two,
-                     _built_day.user_one, _built_day.user_two):
-        instance.refresh_from_db()
-    return _built_day
+_built_day, trading_day = module_trading_day_fixtures()
 
 
 def place(day, *, at=None, ap="one", side="CREATE", units=2, basket_type="STANDARD", channel=None) -> Order:
