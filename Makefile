@@ -46,7 +46,7 @@ bench: venv
 ## Substitute Basket benchmarks: speed (engine vs cvxpy + Clarabel, 100-Fund daily run), the real daily run
 ## through the service and the database (bench-daily), then quality.
 ## cvxpy is a benchmark-only dependency, installed from bench/requirements.txt. BENCH_DATA=FILE: another price CSV.
-.PHONY: bench-baskets bench-daily
+.PHONY: bench-baskets bench-daily bench-orders
 bench-baskets: venv
 	$(PIP) install --quiet -r bench/requirements.txt
 	$(PY) bench/basket_speed.py $(if $(BENCH_DATA),--data $(BENCH_DATA))
@@ -57,6 +57,12 @@ bench-baskets: venv
 ## DATABASE_URL's server when set (it creates and drops bench_basket_<pid>), else a temporary SQLite file.
 bench-daily: venv
 	$(PY) bench/basket_daily_run.py $(if $(BENCH_DATA),--data $(BENCH_DATA))
+
+## Order intake under load: gunicorn (bench/gunicorn_clock.py shifts its clock to 2021-04-20 before 12:00 ET) on
+## PostgreSQL (DATABASE_URL's server, else 127.0.0.1:5432; creates and drops bench_orders_<pid>), 50 AP clients
+## across the Intra-Day cut-off. BENCH_ARGS: e.g. --quick (15 s smoke run), --rate 0 (closed loop), --workers 3.
+bench-orders: venv
+	$(PY) bench/order_load.py $(BENCH_ARGS)
 
 check-deploy: venv
 	DJANGO_SETTINGS_MODULE=backoffice.settings_production $(PY) manage.py check --deploy --fail-level WARNING
