@@ -317,13 +317,19 @@ class PostgresCpu(threading.Thread):
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection; reopened when the server closes it (sync workers always do)."""
+    """One keep-alive HTTP/1.1 connection; reopened when the server closes it (sync workers always do), and
+    before the server's keep-alive timeout (30 s in bench/gunicorn_clock.py) could close it under a request."""
+
+    MAX_IDLE_S = 20.0
 
     def __init__(self, port: int):
         self.port = port
         self.reader = self.writer = None
+        self.last_used = 0.0
 
     async def request(self, raw: bytes) -> tuple[int, bool, bytes]:
+        if self.writer is not None and time.monotonic() - self.last_used > self.MAX_IDLE_S:
+            self.close()
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         try:
@@ -338,6 +344,7 @@ class Connection:
         except BaseException:
             self.close()
             raise
+        self.last_used = time.monotonic()
         if b"\r\nconnection: close" in lower:
             self.close()
         return int(head[9:12]), b"\r\nidempotent-replayed: true" in lower, body
