@@ -46,6 +46,12 @@ PROTECTED = ("baskets.protectedsecurity",)
 BASKETS = ("baskets.substitutebasket", "baskets.basketcomponent", "baskets.proxyspread", "baskets.basketevent")
 BASKET_POLICY = ("baskets.basketpolicy",)
 CORRECT_BASKET = "baskets.correct_substitutebasket"
+# Alternate Baskets: drafted and approved (four eyes, enforced in the service) by Portfolio Managers.
+ALTERNATE_BASKETS = ("baskets.alternatebasket", "baskets.alternatebasketcomponent")
+ALTERNATE_BASKET_EVENTS = ("baskets.alternatebasketevent",)
+APPROVE_ALTERNATE_BASKET = "baskets.approve_alternatebasket"
+# Every Publication that left the system (read-only for everyone; written only by services).
+PUBLICATIONS = ("baskets.publication",)
 NAV_RECORDS = ("funds.netassetvalue", "funds.navstrikefailure", "funds.sharesoutstandingentry")
 # Authorized Participants and their agreements: managed by AP Relationship staff.
 PARTICIPANTS = (
@@ -64,6 +70,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         + _view(*BASKETS)
         + [CORRECT_BASKET]
         + _view(*ORDERS, *ORDER_TERMS)
+        + _manage(*ALTERNATE_BASKETS) + _view(*ALTERNATE_BASKET_EVENTS, *PUBLICATIONS) + [APPROVE_ALTERNATE_BASKET]
     ),
     OPERATIONS: (
         _manage(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO)
@@ -73,17 +80,19 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Operations confirm settlement and failures (orders.services), and set fees and cut-offs.
         + _view(*PARTICIPANTS, *ORDERS) + ["orders.change_order"]
         + _manage(*ORDER_TERMS)
+        + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS)
     ),
     AP_RELATIONSHIP: (
         _view(*FUND_SETUP, "funds.security", "funds.netassetvalue", "baskets.substitutebasket", "baskets.basketcomponent")
         + _manage(*PARTICIPANTS)
-        + _view(*ORDERS, *ORDER_TERMS)
+        + _view(*ORDERS, *ORDER_TERMS, *PUBLICATIONS)
     ),
     COMPLIANCE: (
         _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED, *BASKETS, *BASKET_POLICY)
         + _view(*PARTICIPANTS, *ORDERS, *ORDER_TERMS)
+        + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS)
     ),
-    BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS, *ORDERS),
+    BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS, *ORDERS, *ALTERNATE_BASKETS, *PUBLICATIONS),
     AUTHORIZED_PARTICIPANT: [],
     INVESTING_FUND: [],
 }

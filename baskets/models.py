@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
 
@@ -58,6 +59,7 @@ class ProtectedSecurity(models.Model):
 # --- the Substitute Basket ---------------------------------------------------------------------
 
 PERCENT = {"max_digits": 9, "decimal_places": 4}
+GENESIS_SHA256 = "0" * 64  # the previous hash of the first Publication
 APPLICATION_MIN_ACTIVE_SHARE_PCT = Decimal("5.00")
 APPLICATION_MAX_ACTIVE_SHARE_PCT = Decimal("30.00")
 
@@ -104,6 +106,19 @@ class BasketPolicy(models.Model):
         help_text="Sessions of returns behind the risk model (the hybrid model's slow factors use three years; names need 126).",
     )
     risk_model = models.CharField(max_length=16, choices=RiskModel.choices, default=RiskModel.HYBRID)
+    # The written policy for Alternate Baskets (condition A.10, footnote 41), checked before submission.
+    alternate_max_active_share_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("30.00"),
+        validators=[MinValueValidator(Decimal("0.00")), MaxValueValidator(Decimal("100.00"))],
+        help_text="Alternate Baskets: highest active share against the day's Substitute Basket, percent.",
+    )
+    alternate_min_names = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)], help_text="Alternate Baskets: fewest securities.")
+    alternate_max_names = models.PositiveIntegerField(null=True, blank=True, help_text="Alternate Baskets: most securities. Empty: no limit.")
+    alternate_value_tolerance_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("5.00"),
+        validators=[MinValueValidator(Decimal("0.00")), MaxValueValidator(Decimal("50.00"))],
+        help_text="Alternate Baskets: securities worth between (100 - this)% and 100% of NAV per Creation Unit; cash makes up the rest.",
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -270,3 +285,164 @@ class BasketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.fund_id} {self.trade_date} {self.kind}"
+
+
+# --- Dissemination: one channel for every piece of non-public Fund information (Regulation FD) -----------
+
+
+class PublicationChainHead(models.Model):
+    """The single row that serialises appends to the Publication hash chain."""
+
+    last_sequence = models.PositiveBigIntegerField(default=0)
+    last_chain_sha256 = models.CharField(max_length=64, default=GENESIS_SHA256)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="publication_chain_head_singleton")]
+
+
+class Publication(models.Model):
+    """A committed piece of Fund information with its release time and exact payload, delivered to every AP.
+
+    Immutable. ``payload`` holds the canonical JSON text; the bytes sent are its UTF-8 encoding.
+    ``chain_sha256`` = SHA-256 of (previous row's chain hash | sequence | kind | release time | payload hash).
+    """
+
+    class Kind(models.TextChoices):
+        SUBSTITUTE_BASKET = "SUBSTITUTE_BASKET", "Substitute Basket and its metrics"
+        BASKET_CORRECTION = "BASKET_CORRECTION", "Substitute Basket correction"
+        ALTERNATE_BASKET = "ALTERNATE_BASKET", "Alternate Basket"
+        CASH_ANNOUNCEMENT = "CASH_ANNOUNCEMENT", "Cash announcement"
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    fund = models.ForeignKey("funds.Fund", on_delete=models.PROTECT, related_name="publications")
+    trade_date = models.DateField()
+    release_at = models.DateTimeField(help_text="Nothing of it is served or sent to any AP before this instant.")
+    payload = models.TextField(help_text="Canonical JSON (sorted keys, no spaces); sent as its UTF-8 bytes.")
+    payload_sha256 = models.CharField(max_length=64)
+    previous_chain_sha256 = models.CharField(max_length=64)
+    chain_sha256 = models.CharField(max_length=64, unique=True)
+    substitute_basket = models.ForeignKey(SubstituteBasket, on_delete=models.PROTECT, null=True, blank=True, related_name="publications")
+    alternate_basket = models.ForeignKey("AlternateBasket", on_delete=models.PROTECT, null=True, blank=True, related_name="publications")
+    source_reference = models.CharField(max_length=60, blank=True, help_text="Other sources (e.g. a cash announcement id).")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["sequence"]
+        indexes = [models.Index(fields=["release_at"]), models.Index(fields=["fund", "trade_date", "kind"])]
+
+    def __str__(self) -> str:
+        return f"publication #{self.sequence} {self.kind} {self.fund_id} {self.trade_date}"
+
+    @property
+    def payload_bytes(self) -> bytes:
+        return self.payload.encode("utf-8")
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError("A Publication is immutable once committed.")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Publications are kept: they are the record of what every AP received.")
+
+
+# --- Alternate Baskets (section III.B.5.c, footnotes 40-41, conditions A.9-A.10) ----------------------------
+
+
+class AlternateBasket(models.Model):
+    """A customised basket a Fund will accept or deliver besides the Creation Basket, never negotiated with APs."""
+
+    class Purpose(models.TextChoices):
+        BRING_IN = "BRING_IN", "Bring a new security in kind (creations more likely)"
+        DELIVER_OUT = "DELIVER_OUT", "Deliver out a position being reduced (redemptions more likely)"
+
+    class Status(models.TextChoices):
+        DRAFT = "DRAFT", "Draft"
+        SUBMITTED = "SUBMITTED", "Submitted for approval"
+        APPROVED = "APPROVED", "Approved (released at its release time)"
+        REJECTED = "REJECTED", "Rejected"
+        DISSEMINATED = "DISSEMINATED", "Disseminated to every AP"
+        EXPIRED = "EXPIRED", "Expired (after its business day)"
+
+    fund = models.ForeignKey("funds.Fund", on_delete=models.PROTECT, related_name="alternate_baskets")
+    trade_date = models.DateField(help_text="The business day it may be used.")
+    purpose = models.CharField(max_length=12, choices=Purpose.choices)
+    rationale = models.TextField(help_text="Why it is in the Fund's best interest, and why its benefits outweigh making the trades known.")
+    status = FSMField(max_length=12, choices=Status.choices, default=Status.DRAFT)
+    drafted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    drafted_at = models.DateTimeField()
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    release_at = models.DateTimeField(null=True, blank=True, help_text="When every AP receives it (set on approval).")
+    check_report = models.JSONField(default=dict, blank=True, help_text="The automatic policy checks at submission (the A.9(c)(ii) record).")
+    check_report_sha256 = models.CharField(max_length=64, blank=True)
+    value_per_creation_unit = models.DecimalField(max_digits=24, decimal_places=2, null=True, blank=True)
+    cash_per_creation_unit = models.DecimalField(max_digits=24, decimal_places=2, null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-trade_date", "fund", "-id"]
+        permissions = [("approve_alternatebasket", "Can approve or reject an Alternate Basket (not one's own)")]
+        indexes = [models.Index(fields=["fund", "trade_date", "status"])]
+
+    def __str__(self) -> str:
+        return f"Alternate Basket {self.pk} of {self.fund_id} for {self.trade_date}"
+
+    @transition(field=status, source=Status.DRAFT, target=Status.SUBMITTED)
+    def submit(self):
+        pass
+
+    @transition(field=status, source=Status.SUBMITTED, target=Status.APPROVED)
+    def approve(self):
+        pass
+
+    @transition(field=status, source=Status.SUBMITTED, target=Status.REJECTED)
+    def reject(self):
+        pass
+
+    @transition(field=status, source=Status.APPROVED, target=Status.DISSEMINATED)
+    def disseminate(self):
+        pass
+
+    @transition(field=status, source=[Status.APPROVED, Status.DISSEMINATED], target=Status.EXPIRED)
+    def expire(self):
+        pass
+
+
+class AlternateBasketComponent(models.Model):
+    basket = models.ForeignKey(AlternateBasket, on_delete=models.PROTECT, related_name="components")
+    security = models.ForeignKey("funds.Security", on_delete=models.PROTECT, related_name="+")
+    quantity = models.DecimalField(max_digits=20, decimal_places=4, help_text="Per Creation Unit.")
+    no_front_running_risk = models.BooleanField(
+        default=False, help_text="Attestation: the risk of front-running and free-riding is not present for this security (footnote 40).",
+    )
+    attestation_note = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["basket", "security__ticker"]
+        constraints = [
+            models.UniqueConstraint(fields=["basket", "security"], name="alternate_component_one_per_security"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="alternate_component_quantity_positive"),
+        ]
+
+
+class AlternateBasketEvent(models.Model):
+    """One row per workflow step, with its actor."""
+
+    basket = models.ForeignKey(AlternateBasket, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    message = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["basket", "at", "id"]

@@ -1,5 +1,18 @@
 """Writes and workflows of the baskets app. Import from here: ``from baskets.services import ...``."""
 
+from baskets.services.alternate import (
+    DraftLine,
+    FourEyesViolation,
+    alternate_basket_approve,
+    alternate_basket_checks,
+    alternate_basket_draft,
+    alternate_basket_reject,
+    alternate_basket_revise,
+    alternate_basket_submit,
+    alternate_basket_usable,
+    alternate_baskets_release_due,
+)
+from baskets.services.dissemination import canonical_json, publication_append, release_stamp
 from baskets.services.protected import protected_security_designate, protected_security_end
 from baskets.services.publication import (
     BasketInputError,
@@ -14,6 +27,19 @@ from baskets.services.publication import (
 )
 
 __all__ = [
+    "DraftLine",
+    "FourEyesViolation",
+    "alternate_basket_approve",
+    "alternate_basket_checks",
+    "alternate_basket_draft",
+    "alternate_basket_reject",
+    "alternate_basket_revise",
+    "alternate_basket_submit",
+    "alternate_basket_usable",
+    "alternate_baskets_release_due",
+    "canonical_json",
+    "publication_append",
+    "release_stamp",
     "BasketInputError",
     "BasketOutcome",
     "SpreadOutcome",

@@ -50,6 +50,7 @@ from baskets.engine.optimizer import BasketParams, build_substitute_basket
 from baskets.engine.quantities import weights_to_quantities
 from baskets.engine.risk import estimate_covariance
 from baskets.models import BasketComponent, BasketEvent, BasketPolicy, ProxySpread, SubstituteBasket
+from baskets.services.dissemination import substitute_basket_publish_payload
 from funds import business_calendar
 from funds.exceptions import NotABusinessDay
 from funds.models import AssetClass, Fund, NetAssetValue, Portfolio, Security, SharesOutstandingEntry, Strike
@@ -428,6 +429,8 @@ def _write(built: _Built, *, actor, now: dt.datetime, version: int = 1, supersed
         fund=built.fund, trade_date=built.trade_date, kind=kind, basket=basket, message=reason, actor=actor, at=now,
         details={"version": version, "components": len(built.components), "cash_amount": str(built.cash_amount)},
     )
+    # Leaves the system only through the one dissemination channel, in the same transaction.
+    substitute_basket_publish_payload(basket=basket, actor=actor, now=now)
     return basket
 
 
