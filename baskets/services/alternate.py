@@ -139,6 +139,8 @@ def alternate_basket_revise(
     errors, securities = _line_errors(basket.fund, basket.trade_date, lines)
     _refuse(errors, "the draft is refused")
     if purpose is not None:
+        if purpose not in AlternateBasket.Purpose.values:
+            raise InvalidInput(f"purpose: one of {', '.join(AlternateBasket.Purpose.values)}.", details={"purpose": ["invalid"]})
         basket.purpose = purpose
     if rationale is not None:
         if not rationale.strip():
@@ -196,16 +198,23 @@ def alternate_basket_checks(basket: AlternateBasket, now: dt.datetime) -> dict:
                        "passed": floor <= value <= nav_per_unit,
                        "detail": [f"securities {value} against NAV per Creation Unit {nav_per_unit.quantize(CENT)}: cash {cash}; "
                                   f"allowed {floor.quantize(CENT)} to {nav_per_unit.quantize(CENT)}"]})
-        alternate_w = pd.Series({sid: float(v / nav_per_unit) for sid, v in values.items()})
-        substitute_w = pd.Series({c.security_id: float(c.market_value / nav_per_unit)
-                                  for c in substitute.components.all() if not c.cash_in_lieu})
-        active = metrics.active_share(substitute_w, alternate_w, portfolio_cash=float(substitute.cash_amount / nav_per_unit),
-                                      basket_cash=float(cash / nav_per_unit)) * 100
-        active_pct = Decimal(str(round(active, 4)))
-        checks.append({"check": "active share against the day's Substitute Basket", "passed": active_pct <= policy.alternate_max_active_share_pct,
-                       "detail": [f"{active_pct}% (policy: at most {policy.alternate_max_active_share_pct}%) against version {substitute.version}"]})
+        if cash < 0:
+            # securities worth more than NAV leave a negative cash line: no active share to measure (the value check fails)
+            active_pct = None
+            checks.append({"check": "active share against the day's Substitute Basket", "passed": False,
+                           "detail": ["not computed: the securities are worth more than NAV per Creation Unit (negative cash)"]})
+        else:
+            alternate_w = pd.Series({sid: float(v / nav_per_unit) for sid, v in values.items()})
+            substitute_w = pd.Series({c.security_id: float(c.market_value / nav_per_unit)
+                                      for c in substitute.components.all() if not c.cash_in_lieu})
+            active = metrics.active_share(substitute_w, alternate_w, portfolio_cash=float(substitute.cash_amount / nav_per_unit),
+                                          basket_cash=float(cash / nav_per_unit)) * 100
+            active_pct = Decimal(str(round(active, 4)))
+            checks.append({"check": "active share against the day's Substitute Basket", "passed": active_pct <= policy.alternate_max_active_share_pct,
+                           "detail": [f"{active_pct}% (policy: at most {policy.alternate_max_active_share_pct}%) against version {substitute.version}"]})
         report.update({"substitute_basket_id": substitute.pk, "value_per_creation_unit": str(value), "cash_per_creation_unit": str(cash),
-                       "nav_per_creation_unit": str(nav_per_unit), "active_share_pct": str(active_pct), "prices_as_of": prior.isoformat()})
+                       "nav_per_creation_unit": str(nav_per_unit), "active_share_pct": None if active_pct is None else str(active_pct),
+                       "prices_as_of": prior.isoformat()})
     report["checks"] = checks
     report["passed"] = all(check["passed"] for check in checks)
     return report
