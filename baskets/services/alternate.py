@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from backoffice.exceptions import InvalidInput, InvalidTransition
+from backoffice.exceptions import DomainError, InvalidInput, InvalidTransition
 from baskets import selectors
 from baskets.engine import metrics
 from baskets.models import AlternateBasket, AlternateBasketComponent, AlternateBasketEvent, Publication, SubstituteBasket
@@ -31,6 +31,15 @@ CENT = Decimal("0.01")
 
 class FourEyesViolation(InvalidTransition):
     code = "four_eyes"
+
+
+class NotEntitled(DomainError):
+    code = "not_entitled"
+    http_status = 403
+
+
+APPROVE_PERMISSION = "baskets.approve_alternatebasket"
+STEP_VERB = {"submit": "submitted", "approve": "approved", "reject": "rejected", "disseminate": "disseminated", "expire": "expired"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,7 @@ def _step(basket: AlternateBasket, method: str, actor, at: dt.datetime, message:
         getattr(basket, method)()
     except TransitionNotAllowed:
         raise InvalidTransition(
-            f"{basket} is {basket.get_status_display().lower()}: it cannot be {method.rstrip('e')}ed.", details={"status": basket.status},
+            f"{basket} is {basket.get_status_display().lower()}: it cannot be {STEP_VERB.get(method, method)}.", details={"status": basket.status},
         )
     basket._history_user = actor
     basket.save()
@@ -244,8 +253,10 @@ def _decide(actor, basket: AlternateBasket, now: dt.datetime) -> AlternateBasket
     if basket.status != AlternateBasket.Status.SUBMITTED:
         raise InvalidTransition(f"{basket} is {basket.get_status_display().lower()}: only a submitted basket can be decided.",
                                 details={"status": basket.status})
-    if actor.pk == basket.drafted_by_id:
-        raise FourEyesViolation(f"{actor} drafted {basket}: a second person must approve or reject it (four eyes).")
+    if actor.pk in (basket.drafted_by_id, basket.submitted_by_id):
+        raise FourEyesViolation(f"{actor} drafted or submitted {basket}: a second person must approve or reject it (four eyes).")
+    if not actor.has_perm(APPROVE_PERMISSION):
+        raise NotEntitled(f"{actor} may not approve or reject Alternate Baskets (Portfolio Managers only).")
     return basket
 
 
@@ -323,8 +334,9 @@ def alternate_basket_usable(*, basket_id: int, fund: Fund, on: dt.date, at: dt.d
             details={"alternate_basket_id": ["not a disseminated Alternate Basket of this Fund"]},
         )
     if basket.trade_date != on:
+        when = "has expired" if basket.trade_date < on else "cannot be used before that day"
         raise InvalidInput(
-            f"alternate_basket_id: Alternate Basket {basket_id} was for {basket.trade_date.isoformat()}; it has expired.",
-            details={"alternate_basket_id": ["expired"]},
+            f"alternate_basket_id: Alternate Basket {basket_id} is for {basket.trade_date.isoformat()}, not {on.isoformat()}; it {when}.",
+            details={"alternate_basket_id": ["expired" if basket.trade_date < on else "not for this day"]},
         )
     return basket

@@ -824,3 +824,21 @@ def test_a_publication_cannot_be_changed_or_deleted(trading_day, approver):
     publication.refresh_from_db()
     assert publication.payload == payload and Publication.objects.count() == 2
     assert_chain_intact()
+
+
+def test_a_submitter_who_did_not_draft_cannot_approve_either(trading_day, approver):
+    basket = draft(trading_day)
+    basket = alternate_basket_submit(actor=approver, basket=basket, now=MORNING + dt.timedelta(minutes=1))
+    with pytest.raises(FourEyesViolation):
+        alternate_basket_approve(actor=approver, basket=basket, now=et(TRADE_DATE, 8, 40))
+    assert AlternateBasket.objects.get(pk=basket.pk).status == AlternateBasket.Status.SUBMITTED
+
+
+def test_only_a_user_with_the_approve_permission_decides(trading_day):
+    from baskets.services.alternate import NotEntitled
+
+    basket = submitted(trading_day)
+    compliance = UserFactory(roles=[roles.COMPLIANCE])
+    with pytest.raises(NotEntitled):
+        alternate_basket_approve(actor=compliance, basket=basket, now=et(TRADE_DATE, 8, 40))
+    assert not Publication.objects.filter(alternate_basket=basket).exists()
