@@ -432,6 +432,9 @@ class AlternateBasketComponent(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="alternate_component_quantity_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.security} x {self.quantity} per Creation Unit"
+
 
 class AlternateBasketEvent(models.Model):
     """One row per workflow step, with its actor."""
@@ -446,3 +449,6 @@ class AlternateBasketEvent(models.Model):
 
     class Meta:
         ordering = ["basket", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} -> {self.to_status}"
