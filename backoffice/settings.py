@@ -89,6 +89,12 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Server-side parameter binding and prepared statements: psycopg prepares a statement after
+        # its 5th execution on the (persistent) connection, so PostgreSQL stops parsing and planning the
+        # hot queries of order intake (bench/order_load.py) on every request. Django disables
+        # preparing unless prepare_threshold is set.
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 else:
     DATABASES = {
         "default": {
@@ -136,9 +142,10 @@ LOGIN_URL = "admin:login"
 REST_FRAMEWORK = {
     # Deny by default: every endpoint needs an authenticated user, and views add role checks.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # Token first, so an unauthenticated API client gets 401 with a WWW-Authenticate header.
+    # Token first, so an unauthenticated API client gets 401 with a WWW-Authenticate header. DRF's
+    # TokenAuthentication, loading the user's AP binding and roles in the token's query.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "backoffice.authentication.TokenWithRolesAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

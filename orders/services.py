@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 from rest_framework import status as http
@@ -202,13 +202,17 @@ def agreement_delete(*, actor, agreement: AuthorizedParticipantAgreement, today:
     agreement.delete()
 
 
-def agreement_in_force(*, participant_id: int, on: dt.date) -> AuthorizedParticipantAgreement | None:
+def _agreements_in_force(participant_id: int, on: dt.date):
+    """The AP's agreements in force on a day, the latest version first."""
     return (
         AuthorizedParticipantAgreement.objects.filter(participant_id=participant_id, effective_from__lte=on)
         .exclude(terminated_on__lte=on)
         .order_by("-version")
-        .first()
     )
+
+
+def agreement_in_force(*, participant_id: int, on: dt.date) -> AuthorizedParticipantAgreement | None:
+    return _agreements_in_force(participant_id, on).first()
 
 
 @transaction.atomic
@@ -229,19 +233,30 @@ def participant_holding_report(
     return holding
 
 
-def affiliation_on(*, participant_id: int, fund: Fund, on: dt.date) -> tuple[bool, str]:
-    """Whether the AP's latest known holding makes it an affiliated person of the Fund (5%+, or control over 25%)."""
-    holding = (
-        AuthorizedParticipantHolding.objects.filter(participant_id=participant_id, fund=fund, as_of__lte=on)
-        .order_by("-as_of").only("as_of", "percent_of_fund").first()
-    )
-    if holding is None or holding.percent_of_fund < AFFILIATE_THRESHOLD_PCT:
+def _latest_holdings(participant_id: int, fund, on: dt.date):
+    """The AP's known holdings of the Fund (a Fund or an ``OuterRef``) as of a day, the latest first."""
+    return AuthorizedParticipantHolding.objects.filter(participant_id=participant_id, fund=fund, as_of__lte=on).order_by("-as_of")
+
+
+_HOLDING_PERCENT_QUANTUM = Decimal(1).scaleb(-AuthorizedParticipantHolding._meta.get_field("percent_of_fund").decimal_places)
+
+
+def _affiliation(fund: Fund, as_of: dt.date | None, percent_of_fund: Decimal | None) -> tuple[bool, str]:
+    if as_of is None or percent_of_fund < AFFILIATE_THRESHOLD_PCT:
         return False, ""
-    kind = "controls (over 25%)" if holding.percent_of_fund > CONTROL_THRESHOLD_PCT else "holds 5% or more of"
+    kind = "controls (over 25%)" if percent_of_fund > CONTROL_THRESHOLD_PCT else "holds 5% or more of"
     return True, (
-        f"The AP {kind} {fund.ticker}: {holding.percent_of_fund}% of shares outstanding as of {holding.as_of.isoformat()}. "
+        f"The AP {kind} {fund.ticker}: {percent_of_fund}% of shares outstanding as of {as_of.isoformat()}. "
         "An affiliated person of the Fund; its in-kind transactions rely on the order's section 17(a) relief."
     )
+
+
+def affiliation_on(*, participant_id: int, fund: Fund, on: dt.date) -> tuple[bool, str]:
+    """Whether the AP's latest known holding makes it an affiliated person of the Fund (5%+, or control over 25%)."""
+    holding = _latest_holdings(participant_id, fund, on).only("as_of", "percent_of_fund").first()
+    if holding is None:
+        return False, ""
+    return _affiliation(fund, holding.as_of, holding.percent_of_fund)
 
 
 def order_terms_for(fund: Fund) -> FundOrderTerms:
@@ -351,18 +366,21 @@ def order_place(*, actor, participant: AuthorizedParticipant, request: OrderRequ
 def _order_create(actor, participant, request: OrderRequest, key: str, fingerprint: str, received_at: dt.datetime) -> Order:
     if participant.status != AuthorizedParticipant.Status.ACTIVE:
         raise NotEntitled(f"{participant} is {participant.get_status_display().lower()}: it cannot place orders.")
-    fund = Fund.objects.filter(ticker=request.fund.upper()).select_related("order_terms").first()
+    trade_day = business_calendar.business_date(received_at)
+    fund = (
+        Fund.objects.filter(ticker=request.fund.upper()).select_related("order_terms")
+        .annotate(**_intake_lookups(participant.pk, trade_day)).first()
+    )
     if fund is None or not fund.is_active:
         raise _field_error("fund", f"no active Fund with ticker {request.fund!r}.")
     if not participant.can_clear(request.settlement_channel):
         raise _field_error("settlement_channel", f"{participant} is not set up for the {ClearingProcess(request.settlement_channel).label}.")
     terms = order_terms_for(fund)
     is_cash = request.basket_type == Order.BasketType.CASH
-    trade_day = business_calendar.business_date(received_at)
     # Entitlement before the cut-off: an AP without an agreement in force is refused (403) at any hour,
     # never recorded as a late order.
-    agreement = agreement_in_force(participant_id=participant.pk, on=trade_day)
-    if agreement is None:
+    agreement_id = fund.intake_agreement_id  # agreement_in_force's
+    if agreement_id is None:
         raise NotEntitled(
             f"{participant} has no Participant Agreement in force on {trade_day.isoformat()}: it cannot place orders.",
             details={"agreement": ["none in force"]},
@@ -388,8 +406,11 @@ def _order_create(actor, participant, request: OrderRequest, key: str, fingerpri
         ])
         return order
 
+    # window.trade_date is trade_day: the Fund's query read the day's basket and the AP's holding as of it.
     if request.basket_type == Order.BasketType.STANDARD:
-        order.substitute_basket = _todays_basket(fund, window.trade_date, request.substitute_basket_id)
+        order.substitute_basket_id = _todays_basket_id(
+            fund, window.trade_date, request.substitute_basket_id, fund.intake_basket_id, fund.intake_basket_version,
+        )
     elif request.substitute_basket_id is not None:
         raise _field_error("substitute_basket_id", "only for in-kind orders with the day's Creation Basket (basket_type STANDARD).")
     if request.basket_type == Order.BasketType.ALTERNATE:
@@ -401,9 +422,12 @@ def _order_create(actor, participant, request: OrderRequest, key: str, fingerpri
     if request.side == Order.Side.REDEEM:
         _check_redeemable(fund, window.trade_date, order.shares)
 
-    order.agreement = agreement
+    order.agreement_id = agreement_id
     order.strike, order.cutoff_at = window.strike, window.cutoff_at
-    order.ap_affiliated, order.affiliation_note = affiliation_on(participant_id=participant.pk, fund=fund, on=window.trade_date)
+    percent = fund.intake_holding_percent
+    if percent is not None:  # at the column's scale, as a loaded holding (SQLite does not quantize a subquery's decimal)
+        percent = percent.quantize(_HOLDING_PERCENT_QUANTUM)
+    order.ap_affiliated, order.affiliation_note = _affiliation(fund, fund.intake_holding_as_of, percent)  # affiliation_on's
     order.accept()
     nav_label = Strike(window.strike).label.split(" (")[0]
     _save_new(order, actor, [
@@ -422,8 +446,32 @@ def _save_new(order: Order, actor, events: list[OrderEvent]) -> None:
     OrderEvent.objects.bulk_create(events)
 
 
-def _todays_basket(fund: Fund, trade_date: dt.date, named_id: int | None) -> SubstituteBasket:
-    current = SubstituteBasket.objects.filter(fund=fund, trade_date=trade_date).order_by("-version").only("pk", "version", "trade_date").first()
+def _todays_baskets(fund, trade_date: dt.date):
+    """The Fund's (a Fund or an ``OuterRef``) Creation Baskets of the day, the current version first."""
+    return SubstituteBasket.objects.filter(fund=fund, trade_date=trade_date).order_by("-version")
+
+
+def _intake_lookups(participant_id: int, trade_day: dt.date) -> dict[str, Subquery]:
+    """What order intake reads besides the Fund, as columns of the Fund's query: one query instead of four
+    on every order (bench/order_load.py). Same rules as agreement_in_force, _todays_baskets and
+    affiliation_on; (fund, trade_date, version) and (participant, fund, as_of) are unique, so the two
+    columns read from each come from one row."""
+    fund = OuterRef("pk")
+    baskets = _todays_baskets(fund, trade_day)
+    holdings = _latest_holdings(participant_id, fund, trade_day)
+    return {
+        "intake_agreement_id": Subquery(_agreements_in_force(participant_id, trade_day).values("pk")[:1]),
+        "intake_basket_id": Subquery(baskets.values("pk")[:1]),
+        "intake_basket_version": Subquery(baskets.values("version")[:1]),
+        "intake_holding_as_of": Subquery(holdings.values("as_of")[:1]),
+        "intake_holding_percent": Subquery(holdings.values("percent_of_fund")[:1]),
+    }
+
+
+def _todays_basket_id(fund: Fund, trade_date: dt.date, named_id: int | None, current_id: int | None,
+                      current_version: int | None) -> int:
+    """The day's current Creation Basket (``current_id``, ``current_version``: the first of _todays_baskets), checking
+    the one the AP named, if any."""
     if named_id is not None:
         named = SubstituteBasket.objects.filter(pk=named_id, fund=fund).only("pk", "trade_date", "version").first()
         if named is None:
@@ -433,18 +481,18 @@ def _todays_basket(fund: Fund, trade_date: dt.date, named_id: int | None) -> Sub
                 "substitute_basket_id",
                 f"basket {named_id} is the Creation Basket of {named.trade_date.isoformat()}, not today's ({trade_date.isoformat()}).",
             )
-        if current is not None and named.pk != current.pk:
+        if current_id is not None and named.pk != current_id:
             raise _field_error(
                 "substitute_basket_id",
-                f"basket {named_id} (version {named.version}) was corrected; today's Creation Basket is {current.pk} (version {current.version}).",
+                f"basket {named_id} (version {named.version}) was corrected; today's Creation Basket is {current_id} (version {current_version}).",
             )
-    if current is None:
+    if current_id is None:
         raise BasketUnavailable(
             f"No Creation Basket has been published for {fund.ticker} on {trade_date.isoformat()}: in-kind orders cannot be "
             "accepted until it is; an all-cash order can.",
             details={"basket_type": ["no Creation Basket published for the trade date"]},
         )
-    return current
+    return current_id
 
 
 def _check_redeemable(fund: Fund, trade_date: dt.date, shares: Decimal) -> None:
@@ -676,7 +724,12 @@ def orders_overdue(*, today: dt.date) -> Any:
 
 def participant_for_user(user) -> AuthorizedParticipant:
     """The AP an API user acts for (404 for anyone else)."""
-    binding = AuthorizedParticipantUser.objects.select_related("participant").filter(user=user).first()
+    loaded = getattr(getattr(user, "_state", None), "fields_cache", {})
+    if "ap_binding" in loaded:
+        # Loaded with the token (backoffice.authentication), with its participant: no query.
+        binding = loaded["ap_binding"]
+    else:
+        binding = AuthorizedParticipantUser.objects.select_related("participant").filter(user=user).first()
     if binding is None:
         raise NotEntitled("Your user is not bound to an Authorized Participant: ask AP Relationship staff to bind it.")
     return binding.participant

@@ -79,6 +79,18 @@ class OrderOutput(serializers.ModelSerializer):
             "settled_on", "settled_late", "failure_reason",
         ]
 
+    @property
+    def _readable_fields(self):
+        # Building the 40 fields costs more than rendering them, on every order placed (bench/order_load.py):
+        # an OrderOutput renders with the fields of one shared instance (they keep no state per object or
+        # request; their settings are read when built). Subclasses build their own, as usual.
+        if type(self) is not OrderOutput:
+            return super()._readable_fields
+        fields = OrderOutput.__dict__.get("_shared_readable_fields")
+        if fields is None:
+            fields = OrderOutput._shared_readable_fields = tuple(f for f in OrderOutput().fields.values() if not f.write_only)
+        return fields
+
 
 class OrderDetailOutput(OrderOutput):
     events = serializers.SerializerMethodField()
