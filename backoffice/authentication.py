@@ -7,6 +7,9 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+
+from backoffice.precompiled import PrecompiledQuery
 
 
 class TokenWithRolesAuthentication(TokenAuthentication):
@@ -21,23 +24,26 @@ class TokenWithRolesAuthentication(TokenAuthentication):
     """
 
     def authenticate_credentials(self, key):
-        model = self.get_model()
-        tokens = model.objects.select_related("user__ap_binding__participant")
-        with_roles = connection.vendor == "postgresql"
-        if with_roles:
-            from django.contrib.postgres.expressions import ArraySubquery
-            from django.db.models import OuterRef
-
-            tokens = tokens.annotate(
-                role_names=ArraySubquery(Group.objects.filter(user=OuterRef("user_id")).values("name"))
-            )
-        try:
-            token = tokens.get(key=key)
-        except model.DoesNotExist:
+        token = _TOKEN.first(key=key)  # the token's key is its primary key: one row at most
+        if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
 
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        if with_roles:
-            token.user._role_names = set(token.role_names)
+        role_names = getattr(token, "role_names", None)
+        if role_names is not None:
+            token.user._role_names = set(role_names)
         return (token.user, token)
+
+
+def _tokens(key):
+    tokens = Token.objects.select_related("user__ap_binding__participant").filter(key=key)
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.expressions import ArraySubquery
+        from django.db.models import OuterRef
+
+        tokens = tokens.annotate(role_names=ArraySubquery(Group.objects.filter(user=OuterRef("user_id")).values("name")))
+    return tokens
+
+
+_TOKEN = PrecompiledQuery(Token, _tokens, key="\x00placeholder token")  # SQL compiled once (backoffice.precompiled)
