@@ -14,6 +14,11 @@ Substitute Baskets are published before the open (08:00 ET by default,
 recorded after the End of Day NAVs, every 15 minutes from 16:15 to 19:45 ET
 (early closes included: the NAV is struck by then), each run a no-op for Funds
 already done.
+
+Publications (Substitute Baskets, corrections, Alternate Baskets, cash announcements) are delivered to
+every active AP by ``disseminations-due`` every minute, all day, every day: a run with nothing released
+and nothing to retry is a few small queries. Each committed Publication also schedules the same task
+at its release time, so the beat bounds the latency (about a minute) rather than setting it.
 """
 
 import os
@@ -29,6 +34,7 @@ PROXY_SPREADS_CRONTAB = crontab(minute="15,30,45", hour="16-19", day_of_week="mo
 # Orders waiting for a NAV struck outside the dispatcher's hours (a strike retried by Operations in the
 # evening, say) are priced by this sweep; a run with nothing to price is one query.
 ORDERS_PRICE_DUE_CRONTAB = crontab(minute="*/15")
+DISSEMINATIONS_DUE_CRONTAB = crontab(minute="*")
 
 BEAT_SCHEDULE = {
     "nav-strikes-due": {
@@ -45,6 +51,11 @@ BEAT_SCHEDULE = {
         "task": "orders.tasks.orders_price_due_task",
         "schedule": ORDERS_PRICE_DUE_CRONTAB,
         "options": {"expires": 10 * 60},
+    },
+    "disseminations-due": {
+        "task": "orders.tasks.disseminations_due_task",
+        "schedule": DISSEMINATIONS_DUE_CRONTAB,
+        "options": {"expires": 55},
     },
     "proxy-spreads-record": {
         "task": "baskets.tasks.proxy_spreads_due_task",

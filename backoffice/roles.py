@@ -52,6 +52,8 @@ ALTERNATE_BASKET_EVENTS = ("baskets.alternatebasketevent",)
 APPROVE_ALTERNATE_BASKET = "baskets.approve_alternatebasket"
 # Every Publication that left the system (read-only for everyone; written only by services).
 PUBLICATIONS = ("baskets.publication",)
+# Its delivery to every AP: the dissemination log (read-only; written only by orders.dissemination).
+DISSEMINATIONS = ("orders.disseminationfanout", "orders.dissemination", "orders.disseminationattempt")
 NAV_RECORDS = ("funds.netassetvalue", "funds.navstrikefailure", "funds.sharesoutstandingentry")
 # Authorized Participants and their agreements: managed by AP Relationship staff.
 PARTICIPANTS = (
@@ -80,17 +82,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Operations confirm settlement and failures (orders.services), and set fees and cut-offs.
         + _view(*PARTICIPANTS, *ORDERS) + ["orders.change_order"]
         + _manage(*ORDER_TERMS)
-        + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS)
+        + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS, *DISSEMINATIONS)
     ),
     AP_RELATIONSHIP: (
         _view(*FUND_SETUP, "funds.security", "funds.netassetvalue", "baskets.substitutebasket", "baskets.basketcomponent")
         + _manage(*PARTICIPANTS)
-        + _view(*ORDERS, *ORDER_TERMS, *PUBLICATIONS)
+        + _view(*ORDERS, *ORDER_TERMS, *PUBLICATIONS, *DISSEMINATIONS)
     ),
     COMPLIANCE: (
         _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED, *BASKETS, *BASKET_POLICY)
         + _view(*PARTICIPANTS, *ORDERS, *ORDER_TERMS)
-        + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS)
+        + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS, *DISSEMINATIONS)
     ),
     BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS, *ORDERS, *ALTERNATE_BASKETS, *PUBLICATIONS),
     AUTHORIZED_PARTICIPANT: [],

@@ -200,6 +200,11 @@ EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 # Tests needing PostgreSQL, Redis or a worker fail instead of skipping when set.
 REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)
 
+# Dissemination webhooks (orders.dissemination): AP webhook URLs must be https. Not read from the
+# environment on purpose: only tests (local receivers on 127.0.0.1) turn it on, through `settings`.
+ALLOW_HTTP_WEBHOOKS = False
+WEBHOOK_TIMEOUT_SECONDS = 5
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

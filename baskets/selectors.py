@@ -8,16 +8,18 @@ behind them are not, and no selector here serves them to AP users.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from backoffice import roles
 from backoffice.exceptions import NotFound
-from baskets.models import BasketPolicy, ProtectedSecurity, ProxySpread, SubstituteBasket
+from baskets.models import GENESIS_SHA256, BasketPolicy, ProtectedSecurity, ProxySpread, Publication, PublicationChainHead, SubstituteBasket
 from funds import business_calendar
 from funds.models import DailyPrice, Fund, Holding, Security
 
@@ -46,16 +48,25 @@ def basket_policy_for(*, fund: Fund) -> BasketPolicy:
 # --- published baskets ---------------------------------------------------------------------------
 
 
-def basket_get(*, fund: Fund, trade_date: dt.date | None = None, version: int | None = None) -> SubstituteBasket:
-    """The current version of the basket for ``trade_date`` (default: the latest published), or one version."""
-    baskets = SubstituteBasket.objects.filter(fund=fund).select_related("fund", "supersedes")
+def baskets_released(*, at: dt.datetime | None = None) -> QuerySet[SubstituteBasket]:
+    """Substitute Baskets whose Publication is released at ``at`` (default: now): the only ones any reader
+    outside the back office may see. Before its release time a basket answers like a missing one."""
+    at = at or timezone.now()
+    released = Publication.objects.filter(substitute_basket=OuterRef("pk"), release_at__lte=at)
+    return SubstituteBasket.objects.filter(Exists(released))
+
+
+def basket_get(*, fund: Fund, trade_date: dt.date | None = None, version: int | None = None, at: dt.datetime | None = None) -> SubstituteBasket:
+    """The current version of the basket for ``trade_date`` (default: the latest published), or one version;
+    released ones only (``baskets_released``). The current version is the newest released one."""
+    baskets = baskets_released(at=at).filter(fund=fund).select_related("fund", "supersedes")
     if trade_date is None:
         latest = baskets.order_by("-trade_date").values_list("trade_date", flat=True).first()
         if latest is None:
             raise NotFound(f"No Substitute Basket has been published for {fund.ticker}.")
         trade_date = latest
     baskets = baskets.filter(trade_date=trade_date)
-    basket = baskets.filter(version=version).first() if version else baskets.current().first()
+    basket = baskets.filter(version=version).first() if version else baskets.order_by("-version").first()
     if basket is None:
         what = f"version {version} of the Substitute Basket" if version else "Substitute Basket"
         raise NotFound(f"No {what} for {fund.ticker} on {trade_date.isoformat()}.")
@@ -66,9 +77,9 @@ def basket_components(*, basket: SubstituteBasket):
     return basket.components.select_related("security").order_by("-market_value", "security__ticker")
 
 
-def basket_history(*, fund: Fund, start: dt.date | None = None, end: dt.date | None = None) -> QuerySet[SubstituteBasket]:
-    """Every published version (corrections included), newest first."""
-    baskets = SubstituteBasket.objects.filter(fund=fund).select_related("fund", "supersedes").order_by("-trade_date", "-version")
+def basket_history(*, fund: Fund, start: dt.date | None = None, end: dt.date | None = None, at: dt.datetime | None = None) -> QuerySet[SubstituteBasket]:
+    """Every released version (corrections included), newest first."""
+    baskets = baskets_released(at=at).filter(fund=fund).select_related("fund", "supersedes").order_by("-trade_date", "-version")
     if start:
         baskets = baskets.filter(trade_date__gte=start)
     if end:
@@ -87,6 +98,99 @@ def proxy_spreads(*, fund: Fund, end: dt.date, sessions: int) -> pd.DataFrame:
         [(d, float(s), float(b), float(f)) for d, s, b, f in rows], columns=["date", "spread", "basket_return", "fund_return"]
     ).set_index("date")
     return frame.reindex(days)
+
+
+# --- Publications: the one channel (released ones only, the same for every AP) ---------------------
+
+
+def publications_released(
+    *, at: dt.datetime | None = None, after: int = 0, kind: str | None = None, fund_ticker: str | None = None,
+    trade_date: dt.date | None = None,
+) -> QuerySet[Publication]:
+    """Publications released at ``at`` (default: now), in sequence order, after sequence ``after``.
+    Takes no user: what one AP may read, every AP may read."""
+    publications = Publication.objects.filter(release_at__lte=at or timezone.now(), sequence__gt=after).select_related("fund")
+    if kind:
+        publications = publications.filter(kind=kind)
+    if fund_ticker:
+        publications = publications.filter(fund__ticker=fund_ticker.upper())
+    if trade_date:
+        publications = publications.filter(trade_date=trade_date)
+    return publications.order_by("sequence")
+
+
+def publication_released_get(*, sequence: int, at: dt.datetime | None = None) -> Publication:
+    """One released Publication. Unreleased and missing answer the same NotFound, word for word."""
+    in_range = 0 < sequence < 2**63  # a larger number cannot be a sequence (and would overflow the column)
+    publication = publications_released(at=at).filter(sequence=sequence).first() if in_range else None
+    if publication is None:
+        raise NotFound("No released publication has this sequence.")  # the same bytes, whatever was asked
+    return publication
+
+
+@dataclass
+class ChainReport:
+    """The outcome of ``publication_chain_verify``: ``broken`` is None when the chain is intact."""
+
+    count: int
+    head: str
+    broken: str | None = None
+    sequence: int | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def publication_chain_verify() -> ChainReport:
+    """Recompute every Publication's payload hash and chain link, in sequence order, streaming.
+
+    Stops at the first broken row and names it (sequence, kind, fund, what differs): an edited payload,
+    an edited hash, release time, kind or fund (all inside the link), an edited trade date (inside the
+    payload), a missing (deleted) row, and a chain head that does not match the last row.
+    """
+    from baskets.services.dissemination import chain_hash, sha256_hex  # the same functions that wrote the chain
+
+    previous, expected, count = GENESIS_SHA256, 1, 0
+    rows = Publication.objects.order_by("sequence").values_list(
+        "sequence", "kind", "fund__ticker", "trade_date", "release_at", "payload", "payload_sha256", "previous_chain_sha256", "chain_sha256",
+    )
+    for sequence, kind, ticker, trade_date, release_at, payload, payload_sha256, previous_stored, chained in rows.iterator(chunk_size=1000):
+        name = f"publication #{sequence} ({kind}, {ticker}, {trade_date.isoformat()})"
+
+        def broken(what: str) -> ChainReport:
+            return ChainReport(count=count, head=previous, broken=f"{name}: {what}", sequence=sequence)
+
+        if sequence != expected:
+            missing = f"#{expected}" if sequence == expected + 1 else f"#{expected} to #{sequence - 1}"
+            return broken(f"publication {missing} is missing before it (the sequence jumps from #{expected - 1} to #{sequence})")
+        actual = sha256_hex(payload.encode("utf-8"))
+        if actual != payload_sha256:
+            return broken(f"payload SHA-256 is {actual}, the row stores {payload_sha256} (the payload was edited)")
+        if previous_stored != previous:
+            return broken(f"previous chain hash stored {previous_stored}, the previous row's chain hash is {previous}")
+        link = chain_hash(previous=previous, sequence=sequence, kind=kind, fund_ticker=ticker, release_at=release_at, payload_sha256=payload_sha256)
+        if link != chained:
+            return broken(f"chain hash recomputes to {link}, the row stores {chained} (its chain hash, kind, fund or release time was edited)")
+        embedded = _payload_fields(payload)
+        for column, value in (("kind", kind), ("fund", ticker), ("trade_date", trade_date.isoformat())):
+            if embedded.get(column) != value:
+                return broken(f"{column} is {value!r} but the payload says {embedded.get(column)!r}")
+        previous, expected, count = chained, expected + 1, count + 1
+    head = PublicationChainHead.objects.filter(pk=1).values_list("last_sequence", "last_chain_sha256").first() or (0, GENESIS_SHA256)
+    if head != (count, previous):
+        return ChainReport(count=count, head=previous, sequence=head[0] or None, broken=(
+            f"the chain head says #{head[0]} {head[1]}, the last publication is #{count} {previous} "
+            "(a row at the end was deleted, or the head was edited)"))
+    return ChainReport(count=count, head=previous)
+
+
+def _payload_fields(payload: str) -> dict:
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 # --- market data for the engine -------------------------------------------------------------------

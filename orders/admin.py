@@ -42,6 +42,8 @@ from orders.models import (
     OrderEvent,
 )
 from orders.records import records_csv
+from orders.admin_webhooks import ParticipantWebhookAdminMixin
+from orders.models import Dissemination, DisseminationAttempt, DisseminationFanOut
 
 
 def _today() -> dt.date:
@@ -123,12 +125,12 @@ class ParticipantAgreementInline(ReadOnlyInline):
 
 
 @admin.register(AuthorizedParticipant)
-class AuthorizedParticipantAdmin(ServiceAdmin):
+class AuthorizedParticipantAdmin(ParticipantWebhookAdminMixin, ServiceAdmin):
     form = AuthorizedParticipantForm
     list_display = ["legal_name", "dtc_participant_number", "nscc_member", "processes", "status", "agreement_in_force_today"]
     list_filter = ["status", AgreementInForceFilter, "nscc_member", "nscc_process", "dtc_process"]
     search_fields = ["legal_name", "dtc_participant_number", "contact_name", "contact_email"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at", "webhook"]
     fieldsets = [
         (None, {"fields": ["legal_name", "dtc_participant_number", "status"]}),
         ("Clearing", {"fields": ["nscc_member", "nscc_process", "dtc_process"]}),
@@ -137,6 +139,7 @@ class AuthorizedParticipantAdmin(ServiceAdmin):
             "description": "The Distributor, promoters and affiliated persons of the Funds may not be Authorized Participants.",
         }),
         ("Contacts", {"fields": ["contact_name", "contact_email", "contact_phone", "operations_email"]}),
+        ("Publications", {"fields": ["webhook"], "description": "Every Publication is POSTed to the webhook; set it on its own page."}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
     inlines = [ParticipantUserInline, ParticipantAgreementInline]
@@ -556,3 +559,37 @@ class CreationBasketRecordAdmin(ReadOnlyModelAdmin):
         response = HttpResponse(records_csv(records), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="creation-basket-records-{_today().isoformat()}.csv"'
         return response
+
+
+# --- Dissemination log (orders.dissemination): read-only, written by the outbox only ------------------
+
+
+class DisseminationAttemptInline(ReadOnlyInline):
+    model = DisseminationAttempt
+    fields = ["attempt", "attempted_at", "url", "http_status", "accepted", "duration_ms", "error"]
+    show_change_link = False
+    ordering = ["attempt"]
+
+
+@admin.register(Dissemination)
+class DisseminationAdmin(ReadOnlyAdmin):
+    list_display = ["publication", "participant", "status", "attempts", "next_attempt_at", "delivered_at", "acknowledged_at"]
+    list_filter = ["status", "publication__kind", "publication__fund", "participant"]
+    search_fields = ["=publication__sequence", "participant__legal_name"]
+    list_select_related = ["publication", "publication__fund", "participant"]
+    inlines = [DisseminationAttemptInline]
+
+
+@admin.register(DisseminationAttempt)
+class DisseminationAttemptAdmin(ReadOnlyModelAdmin):
+    list_display = ["dissemination", "attempt", "attempted_at", "http_status", "accepted", "duration_ms", "url"]
+    list_filter = ["accepted", "http_status"]
+    search_fields = ["=dissemination__publication__sequence", "dissemination__participant__legal_name"]
+    list_select_related = ["dissemination", "dissemination__publication", "dissemination__participant"]
+
+
+@admin.register(DisseminationFanOut)
+class DisseminationFanOutAdmin(ReadOnlyModelAdmin):
+    list_display = ["publication", "fanned_out_at", "recipients"]
+    search_fields = ["=publication__sequence"]
+    list_select_related = ["publication", "publication__fund"]

@@ -105,9 +105,15 @@ class AuthorizedParticipant(models.Model):
     contact_email = models.EmailField()
     contact_phone = models.CharField(max_length=40, blank=True)
     operations_email = models.EmailField(blank=True, help_text="Order confirmations and settlement notices.")
+    # Dissemination (orders.dissemination): every Publication is POSTed here, signed with the secret.
+    # Blank URL: an API-only AP (it reads /api/publications/). Set through participant_webhook_set only.
+    webhook_url = models.URLField(max_length=500, blank=True, editable=False, help_text="HTTPS endpoint receiving every Publication.")
+    webhook_secret = models.CharField(max_length=64, blank=True, editable=False,
+                                      help_text="HMAC-SHA256 key, generated server-side and shown once.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    # The secret stays out of the history table: a rotated secret must not survive in old rows.
+    history = HistoricalRecords(excluded_fields=["webhook_secret"])
 
     class Meta:
         ordering = ["legal_name"]
@@ -463,3 +469,69 @@ class CreationBasketRecordLine(ImmutableRecord):
 
     def check_deletable(self, today: dt.date | None = None) -> None:
         self.record.check_deletable(today)
+
+
+# --- Dissemination: delivery of every Publication to every active AP (orders.dissemination) ---------------
+
+
+class DisseminationFanOut(models.Model):
+    """A released Publication was fanned out: one Dissemination row per active AP, written with this row."""
+
+    publication = models.OneToOneField("baskets.Publication", on_delete=models.PROTECT, related_name="fan_out")
+    fanned_out_at = models.DateTimeField()
+    recipients = models.PositiveIntegerField(help_text="Active APs at fan-out (webhook and API-only).")
+
+    class Meta:
+        verbose_name = "dissemination fan-out"
+
+    def __str__(self) -> str:
+        return f"fan-out of publication {self.publication_id} to {self.recipients} AP(s)"
+
+
+class Dissemination(models.Model):
+    """One Publication for one AP: its webhook delivery state and the AP's acknowledgement."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending (webhook delivery due or being retried)"  # next_attempt_at says when
+        DELIVERED = "DELIVERED", "Delivered (the AP's webhook answered 2xx)"  # never POSTed again
+        GAVE_UP = "GAVE_UP", "Gave up (Operations alerted; the AP can still read it from the API)"
+        API_ONLY = "API_ONLY", "API only (no webhook registered at fan-out)"  # read from /api/publications/
+        CANCELLED = "CANCELLED", "Cancelled (the AP was suspended or terminated before delivery)"
+
+    publication = models.ForeignKey("baskets.Publication", on_delete=models.PROTECT, related_name="disseminations")
+    participant = models.ForeignKey(AuthorizedParticipant, on_delete=models.PROTECT, related_name="disseminations")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="While an attempt is in flight: the end of its lease.")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True, help_text="First acknowledgement through the AP API.")
+    created_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["publication", "participant"]
+        constraints = [models.UniqueConstraint(fields=["publication", "participant"], name="dissemination_one_per_publication_and_ap")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"publication {self.publication_id} to {self.participant_id}: {self.status}"
+
+
+class DisseminationAttempt(models.Model):
+    """The dissemination log: one row per webhook POST (and its answer)."""
+
+    dissemination = models.ForeignKey(Dissemination, on_delete=models.PROTECT, related_name="log")
+    attempt = models.PositiveIntegerField()
+    attempted_at = models.DateTimeField()
+    url = models.URLField(max_length=500)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: no HTTP answer (timeout, refused).")
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField()
+    accepted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["dissemination", "attempt"]
+        constraints = [models.UniqueConstraint(fields=["dissemination", "attempt"], name="dissemination_attempt_numbered_once")]
+
+    def __str__(self) -> str:
+        return f"{self.dissemination_id} attempt {self.attempt}: {self.http_status or self.error[:40]}"

@@ -8,7 +8,7 @@ from django.db import OperationalError
 from backoffice.audit import system_user
 from funds import services as fund_services
 from funds.tasks import _summary
-from orders import services
+from orders import dissemination, services
 
 
 def _pricing_summary(outcomes) -> list[dict]:
@@ -30,3 +30,9 @@ def nav_strikes_and_pricing_due_task() -> dict:
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def orders_price_due_task() -> list[dict]:
     return _pricing_summary(services.orders_price_due(actor=system_user()))
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def disseminations_due_task() -> dict:
+    """Fan out released Publications to every active AP and POST the due webhooks (beat: every minute)."""
+    return dissemination.disseminations_due().as_dict()

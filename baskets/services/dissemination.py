@@ -15,9 +15,26 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import logging
+
 from django.db import transaction
+from django.dispatch import Signal
 
 from baskets.models import GENESIS_SHA256, Publication, PublicationChainHead, SubstituteBasket
+
+logger = logging.getLogger(__name__)
+
+# Sent after the transaction that committed a Publication commits, with ``publication_id`` and
+# ``release_at``. The app that delivers (orders.dissemination, above baskets in the dependency order)
+# listens and schedules delivery at the release time; baskets never imports it. A receiver's failure is
+# logged and never undoes the commit: the every-minute beat (disseminations-due) delivers anyway.
+publication_committed = Signal()
+
+
+def _announce(publication_id: int, release_at: dt.datetime) -> None:
+    for receiver, outcome in publication_committed.send_robust(sender=Publication, publication_id=publication_id, release_at=release_at):
+        if isinstance(outcome, Exception):
+            logger.error("publication %s committed; %r failed: %r (the beat delivers it)", publication_id, receiver, outcome)
 
 
 def canonical_json(payload: Any) -> str:
@@ -80,6 +97,7 @@ def publication_append(
         publication.save()
         head.last_sequence, head.last_chain_sha256 = sequence, chained
         head.save(update_fields=["last_sequence", "last_chain_sha256"])
+        transaction.on_commit(lambda: _announce(publication.pk, release_at))
     return publication
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from rest_framework import serializers
 
+from baskets.models import Publication
+from baskets.services.dissemination import release_stamp
 from funds.api.serializers import DateRangeQuery
 from orders.models import AuthorizedParticipant, AuthorizedParticipantAgreement, ClearingProcess, CreationBasketRecord, CreationBasketRecordLine, Order, OrderEvent
 from orders.services import OrderRequest
@@ -140,8 +144,9 @@ class BasketRecordOutput(serializers.ModelSerializer):
 class ParticipantOutput(serializers.ModelSerializer):
     class Meta:
         model = AuthorizedParticipant
+        # The webhook secret is never returned (it is shown once, when AP Relationship issues it).
         fields = ["legal_name", "dtc_participant_number", "nscc_member", "nscc_process", "dtc_process", "status", "contact_name",
-                  "contact_email", "contact_phone", "operations_email"]
+                  "contact_email", "contact_phone", "operations_email", "webhook_url"]
 
 
 class AgreementOutput(serializers.ModelSerializer):
@@ -162,3 +167,45 @@ class RecordsQuery(DateRangeQuery):
         if not attrs.get("start") or not attrs.get("end"):
             raise serializers.ValidationError({"start": "start and end are both required."})
         return attrs
+
+
+# --- Publications (orders.api.publications): the same for every AP -----------------------------------
+
+
+class PublicationQuery(serializers.Serializer):
+    after = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1, default=0, help_text="Only sequences above this one.")
+    kind = serializers.ChoiceField(required=False, choices=Publication.Kind.choices)
+    fund = serializers.CharField(required=False, max_length=10)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+
+
+class PublicationOutput(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    kind = serializers.CharField()
+    fund = serializers.CharField(source="fund.ticker")
+    trade_date = serializers.DateField()
+    release_at = serializers.SerializerMethodField(help_text="The X-ETF-Release-At stamp (UTC, microseconds).")
+    payload_sha256 = serializers.CharField()
+    chain_sha256 = serializers.CharField()
+    payload = serializers.SerializerMethodField(help_text="The payload parsed; GET /api/publications/<sequence>/ serves its exact bytes.")
+
+    def get_release_at(self, publication) -> str:
+        return release_stamp(publication.release_at)
+
+    def get_payload(self, publication) -> dict:
+        return json.loads(publication.payload)
+
+
+class PublicationPageOutput(serializers.Serializer):
+    results = PublicationOutput(many=True)
+    next_after = serializers.IntegerField(allow_null=True, help_text="Pass as ?after= for the next page; null on the last page.")
+
+
+class AcknowledgementOutput(serializers.Serializer):
+    sequence = serializers.IntegerField(source="publication.sequence")
+    acknowledged_at = serializers.DateTimeField()
+    status = serializers.CharField()
+
+
+class AlternateBasketsQuery(serializers.Serializer):
+    date = serializers.DateField(required=False, help_text="Trade date (default: today in New York).")

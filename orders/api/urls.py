@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders.api import views
+from orders.api import publications, views
 
 app_name = "orders-api"
 
@@ -15,4 +15,8 @@ urlpatterns = [
     path("ap/me/", views.ParticipantMeApi.as_view(), name="participant-me"),
     path("ap/agreements/", views.AgreementListApi.as_view(), name="agreement-list"),
     path("ap/agreements/<int:pk>/", views.AgreementDetailApi.as_view(), name="agreement-detail"),
+    path("publications/", publications.PublicationListApi.as_view(), name="publication-list"),
+    path("publications/<int:sequence>/", publications.PublicationDetailApi.as_view(), name="publication-detail"),
+    path("publications/<int:sequence>/ack/", publications.PublicationAckApi.as_view(), name="publication-ack"),
+    path("funds/<str:ticker>/alternate-baskets/", publications.AlternateBasketListApi.as_view(), name="fund-alternate-baskets"),
 ]
