@@ -104,3 +104,41 @@ class PrecompiledQuery:
         else:
             rows = list(ModelIterable(_Rows(alias, self.model, compiler)))
         return rows[0] if rows else None
+
+
+_INSERT_SQL: dict[tuple, tuple[str, list]] = {}
+
+
+def insert_rows(model, objs: list) -> None:
+    """Insert ``objs`` as ``model.objects.bulk_create(objs)`` would (no signals either), with the INSERT's
+    SQL built once per (model, database, row count). Each value goes through its field's ``pre_save`` and
+    ``get_db_prep_save``, as in Django's insert compiler. For rows whose objects are not used afterwards:
+    the objects are left as they were (no primary key is read back). Values must be plain values, not
+    expressions, and the primary key must be automatic."""
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    key = (model, alias, connection.vendor, len(objs))
+    try:
+        sql, fields = _INSERT_SQL[key]
+    except KeyError:
+        opts = model._meta
+        if not opts.auto_field or opts.pk is not opts.auto_field:
+            raise ValueError(f"{model.__name__}: insert_rows needs an automatic primary key")
+        fields = [f for f in opts.local_concrete_fields if f is not opts.auto_field]
+        quote = connection.ops.quote_name
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        sql = (
+            f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES {', '.join([row] * len(objs))}"
+        )
+        _INSERT_SQL[key] = sql, fields
+    params = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # e.g. order_id of an order saved since
+        for field in fields:
+            value = field.pre_save(obj, True)
+            if hasattr(value, "resolve_expression"):
+                raise ValueError(f"{model.__name__}.{field.name}: insert_rows takes plain values, not expressions")
+            params.append(field.get_db_prep_save(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -28,10 +28,17 @@ def nyse() -> xcals.ExchangeCalendar:
     return _calendar(dt.date.today().year + 2)
 
 
+# The answers below are pure functions of their arguments (the calendar only ever grows at its end), and
+# order intake asks them on every order (bench/order_load.py): exchange_calendars' lookups are cached.
+_pure = lru_cache(maxsize=4096)
+
+
+@_pure
 def is_business_day(day: dt.date) -> bool:
     return bool(nyse().is_session(pd.Timestamp(day)))
 
 
+@_pure
 def session_close(day: dt.date) -> dt.datetime:
     """The NYSE close of a session (13:00 ET on early-close days), aware, in UTC."""
     if not is_business_day(day):
@@ -39,12 +46,14 @@ def session_close(day: dt.date) -> dt.datetime:
     return nyse().session_close(pd.Timestamp(day)).to_pydatetime().astimezone(UTC)
 
 
+@_pure
 def session_open(day: dt.date) -> dt.datetime:
     if not is_business_day(day):
         raise ValueError(f"{day.isoformat()} is not an NYSE business day")
     return nyse().session_open(pd.Timestamp(day)).to_pydatetime().astimezone(UTC)
 
 
+@_pure
 def is_early_close(day: dt.date) -> bool:
     return is_business_day(day) and session_close(day).astimezone(NEW_YORK).time() < dt.time(16, 0)
 
@@ -76,6 +85,7 @@ def business_days(start: dt.date, end: dt.date) -> list[dt.date]:
     return [ts.date() for ts in nyse().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))]
 
 
+@_pure
 def intraday_strike_at(day: dt.date, strike_time: dt.time = dt.time(12, 0)) -> dt.datetime:
     """The Intra-Day NAV instant. It must fall inside the session."""
     instant = at_new_york(day, strike_time)

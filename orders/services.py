@@ -24,7 +24,7 @@ from django_fsm import TransitionNotAllowed
 from rest_framework import status as http
 
 from backoffice.exceptions import DomainError, InvalidInput, InvalidTransition
-from backoffice.precompiled import PrecompiledQuery
+from backoffice.precompiled import PrecompiledQuery, insert_rows
 from baskets.models import SubstituteBasket
 from funds import business_calendar
 from funds.selectors import strike_prices
@@ -446,7 +446,7 @@ def _order_create(actor, participant, request: OrderRequest, key: str, fingerpri
 def _save_new(order: Order, actor, events: list[OrderEvent]) -> None:
     order._history_user = actor
     order.save(force_insert=True)
-    OrderEvent.objects.bulk_create(events)
+    insert_rows(OrderEvent, events)  # OrderEvent.objects.bulk_create(events), its SQL built once
 
 
 def _todays_baskets(fund, trade_date: dt.date):
