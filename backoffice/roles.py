@@ -62,6 +62,7 @@ PARTICIPANTS = (
 )
 ORDERS = ("orders.order", "orders.orderevent", "orders.creationbasketrecord", "orders.creationbasketrecordline")
 ORDER_TERMS = ("orders.fundorderterms",)
+CASH_DAYS = ("orders.cashannouncement",)
 
 # Permission codenames per role ("app_label.codename"). Nobody gets delete on
 # regulated records: retention rules forbid it, and corrections are new rows.
@@ -81,7 +82,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         + _view(*BASKETS, *BASKET_POLICY)
         # Operations confirm settlement and failures (orders.services), and set fees and cut-offs.
         + _view(*PARTICIPANTS, *ORDERS) + ["orders.change_order"]
-        + _manage(*ORDER_TERMS)
+        + _manage(*ORDER_TERMS) + _view(*CASH_DAYS) + ["orders.add_cashannouncement"]
         + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS, *DISSEMINATIONS)
     ),
     AP_RELATIONSHIP: (
@@ -91,7 +92,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ),
     COMPLIANCE: (
         _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED, *BASKETS, *BASKET_POLICY)
-        + _view(*PARTICIPANTS, *ORDERS, *ORDER_TERMS)
+        + _view(*PARTICIPANTS, *ORDERS, *ORDER_TERMS, *CASH_DAYS)
         + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS, *DISSEMINATIONS)
     ),
     BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS, *ORDERS, *ALTERNATE_BASKETS, *PUBLICATIONS),

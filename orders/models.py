@@ -300,6 +300,14 @@ class Order(models.Model):
         help_text="The day's basket at receipt (in-kind orders).",
     )
     alternate_basket_ref = models.PositiveBigIntegerField(null=True, blank=True, help_text="Alternate Basket id named by the AP.")
+    alternate_basket = models.ForeignKey(
+        "baskets.AlternateBasket", on_delete=models.PROTECT, null=True, blank=True, related_name="orders",
+        help_text="The disseminated Alternate Basket the order exchanges.",
+    )
+    cash_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why cash replaces (some of) the basket: an announced cash day, or the Fund's requirement.",
+    )
+    cash_in_lieu_tickers = models.JSONField(default=list, blank=True, help_text="Basket securities delivered as cash (a partial cash day).")
     settlement_channel = models.CharField(max_length=4, choices=ClearingProcess.choices)
     idempotency_key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the canonical request payload.")
@@ -421,6 +429,7 @@ class CreationBasketRecord(ImmutableRecord):
     creation_units = models.PositiveIntegerField()
     basket_type = models.CharField(max_length=10, choices=Order.BasketType.choices)
     is_alternate_basket = models.BooleanField(default=False)
+    alternate_basket = models.ForeignKey("baskets.AlternateBasket", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     alternate_basket_compliance = models.CharField(
         max_length=300, blank=True, help_text="A.9(c)(ii): the record that the Alternate Basket complies with the basket policy."
     )
@@ -472,6 +481,40 @@ class CreationBasketRecordLine(ImmutableRecord):
 
 
 # --- Dissemination: delivery of every Publication to every active AP (orders.dissemination) ---------------
+
+
+class CashAnnouncement(models.Model):
+    """Before the open, a Fund announces that creations, redemptions or both are wholly or partly in cash that day."""
+
+    class AppliesTo(models.TextChoices):
+        CREATIONS = "CREATIONS", "All creations"
+        REDEMPTIONS = "REDEMPTIONS", "All redemptions"
+        BOTH = "BOTH", "All creations and redemptions"
+
+    class Extent(models.TextChoices):
+        WHOLLY = "WHOLLY", "Wholly in cash"
+        PARTLY = "PARTLY", "Partly in cash (the named securities as cash in lieu)"
+
+    fund = models.ForeignKey("funds.Fund", on_delete=models.PROTECT, related_name="cash_announcements")
+    trade_date = models.DateField()
+    applies_to = models.CharField(max_length=12, choices=AppliesTo.choices)
+    extent = models.CharField(max_length=6, choices=Extent.choices)
+    cash_in_lieu_tickers = models.JSONField(default=list, blank=True, help_text="For PARTLY: the basket securities delivered as cash.")
+    reason = models.CharField(max_length=300)
+    announced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    announced_at = models.DateTimeField()
+    publication = models.ForeignKey("baskets.Publication", on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-trade_date", "fund"]
+        constraints = [models.UniqueConstraint(fields=["fund", "trade_date"], name="cash_announcement_one_per_fund_day")]
+
+    def __str__(self) -> str:
+        return f"{self.fund_id} {self.trade_date}: {self.get_applies_to_display().lower()} {self.get_extent_display().lower()}"
+
+    def covers(self, side: str) -> bool:
+        return self.applies_to == self.AppliesTo.BOTH or (self.applies_to == self.AppliesTo.CREATIONS) == (side == "CREATE")
 
 
 class DisseminationFanOut(models.Model):

@@ -26,6 +26,7 @@ from rest_framework import status as http
 from backoffice.exceptions import DomainError, InvalidInput, InvalidTransition
 from backoffice.precompiled import PrecompiledQuery, insert_rows
 from baskets.models import SubstituteBasket
+from baskets.services.alternate import alternate_basket_usable
 from funds import business_calendar
 from funds.selectors import strike_prices
 from funds.models import (
@@ -42,6 +43,7 @@ from orders.models import (
     AuthorizedParticipantAgreement,
     AuthorizedParticipantHolding,
     AuthorizedParticipantUser,
+    CashAnnouncement,
     ClearingProcess,
     CreationBasketRecord,
     CreationBasketRecordLine,
@@ -379,7 +381,14 @@ def _order_create(actor, participant, request: OrderRequest, key: str, fingerpri
     if not participant.can_clear(request.settlement_channel):
         raise _field_error("settlement_channel", f"{participant} is not set up for the {ClearingProcess(request.settlement_channel).label}.")
     terms = order_terms_for(fund)
-    is_cash = request.basket_type == Order.BasketType.CASH
+    announcement = None
+    if fund.intake_cash_announcement_id and request.basket_type == Order.BasketType.STANDARD:
+        announcement = CashAnnouncement.objects.get(pk=fund.intake_cash_announcement_id)
+        if not announcement.covers(request.side):
+            announcement = None
+    is_cash = request.basket_type == Order.BasketType.CASH or (
+        announcement is not None and announcement.extent == CashAnnouncement.Extent.WHOLLY
+    )
     # Entitlement before the cut-off: an AP without an agreement in force is refused (403) at any hour,
     # never recorded as a late order.
     agreement_id = fund.intake_agreement_id  # agreement_in_force's
@@ -417,11 +426,12 @@ def _order_create(actor, participant, request: OrderRequest, key: str, fingerpri
     elif request.substitute_basket_id is not None:
         raise _field_error("substitute_basket_id", "only for in-kind orders with the day's Creation Basket (basket_type STANDARD).")
     if request.basket_type == Order.BasketType.ALTERNATE:
-        # Alternate Baskets (issue 5) are not disseminated by this system yet: none can be named.
-        raise _field_error(
-            "alternate_basket_id",
-            f"no disseminated Alternate Basket {request.alternate_basket_id} for {fund.ticker} on {window.trade_date.isoformat()}.",
+        # Only a disseminated, unexpired Alternate Basket of this Fund and day (baskets.services.alternate).
+        order.alternate_basket = alternate_basket_usable(
+            basket_id=request.alternate_basket_id, fund=fund, on=window.trade_date, at=received_at,
         )
+    if announcement is not None:
+        _apply_cash_day(order, announcement)
     if request.side == Order.Side.REDEEM:
         _check_redeemable(fund, window.trade_date, order.shares)
 
@@ -441,6 +451,19 @@ def _order_create(actor, participant, request: OrderRequest, key: str, fingerpri
                strike=window.strike, affiliated=order.ap_affiliated),
     ])
     return order
+
+
+def _apply_cash_day(order: Order, announcement: CashAnnouncement) -> None:
+    """Orders of an announced cash day follow it: wholly in cash, or with the named securities as cash in lieu."""
+    when = f"announced {announcement.announced_at.astimezone(business_calendar.NEW_YORK):%Y-%m-%d %H:%M} ET"
+    if announcement.extent == CashAnnouncement.Extent.WHOLLY:
+        order.basket_type = Order.BasketType.CASH
+        order.substitute_basket_id = None
+        order.cash_reason = f"Cash day: {announcement.get_applies_to_display().lower()} wholly in cash ({when}): {announcement.reason}"
+    else:
+        order.cash_in_lieu_tickers = list(announcement.cash_in_lieu_tickers)
+        order.cash_reason = (f"Cash day: {', '.join(announcement.cash_in_lieu_tickers)} delivered as cash in lieu ({when}): "
+                             f"{announcement.reason}")
 
 
 def _save_new(order: Order, actor, events: list[OrderEvent]) -> None:
@@ -468,6 +491,9 @@ def _intake_lookups(participant_id: int, trade_day: dt.date) -> dict[str, Subque
         "intake_basket_version": Subquery(baskets.values("version")[:1]),
         "intake_holding_as_of": Subquery(holdings.values("as_of")[:1]),
         "intake_holding_percent": Subquery(holdings.values("percent_of_fund")[:1]),
+        "intake_cash_announcement_id": Subquery(
+            CashAnnouncement.objects.filter(fund=fund, trade_date=trade_day).values("pk")[:1]
+        ),
     }
 
 
@@ -596,32 +622,27 @@ def orders_price(*, fund: Fund, trade_date: dt.date, strike: str, actor, now: dt
         if not orders:
             return outcome
         terms = order_terms_for(fund)
-        basket = components = None
-        lines: list[pricing.BasketLine] = []
-        if any(o.basket_type != Order.BasketType.CASH for o in orders):
-            basket = SubstituteBasket.objects.filter(fund=fund, trade_date=trade_date).order_by("-version").first()
-            components = list(basket.components.select_related("security").order_by("security__ticker"))
-            prices = strike_prices(strike=strike, day=trade_date, security_ids=[c.security_id for c in components])
-            missing = [c.security.ticker for c in components if c.security_id not in prices]
-            if missing:
-                outcome.waiting = [o.reference for o in orders]
-                outcome.message = f"no {strike} price for basket securities {', '.join(missing)}: in-kind orders wait"
-                logger.warning("Pricing %s %s %s: %s", fund.ticker, trade_date, strike, outcome.message)
-                orders = [o for o in orders if o.basket_type == Order.BasketType.CASH]
-            else:
-                lines = [pricing.BasketLine(c.quantity, prices[c.security_id], c.cash_in_lieu, c.security.ticker) for c in components]
-        foreign = bool(components) and any(
-            c.security.is_foreign or c.security.asset_class == AssetClass.FOREIGN_COMMON_STOCK for c in components if not c.cash_in_lieu
-        )
+        substitute = None
+        if any(o.basket_type == Order.BasketType.STANDARD for o in orders):
+            substitute = SubstituteBasket.objects.filter(fund=fund, trade_date=trade_date).order_by("-version").first()
+        sources: dict[tuple, _Exchanged | None] = {}
+        waiting: dict[str, list[str]] = {}
         for order in orders:
-            in_kind = order.basket_type != Order.BasketType.CASH
+            key = _source_key(order)
+            if key not in sources:
+                sources[key] = _exchanged(order, substitute, strike, trade_date)
+            exchanged = sources[key]
+            if exchanged is not None and exchanged.missing:
+                waiting.setdefault(", ".join(exchanged.missing), []).append(order.reference)
+                continue
+            in_kind = exchanged is not None
             price = pricing.price_order(
                 side=order.side, creation_units=order.creation_units, creation_unit_size=fund.creation_unit_size,
-                nav_per_share=nav.nav_per_share, basket=lines if in_kind else None,
+                nav_per_share=nav.nav_per_share, basket=exchanged.lines if in_kind else None,
                 fixed_fee=terms.fixed_fee(order.settlement_channel), variable_fee_pct=terms.variable_fee_pct,
             )
-            _apply_price(order, nav, basket if in_kind else None, price, now)
-            order.delivers_foreign_stock = in_kind and foreign and order.side == Order.Side.REDEEM
+            _apply_price(order, nav, substitute if order.basket_type == Order.BasketType.STANDARD else None, price, now)
+            order.delivers_foreign_stock = in_kind and exchanged.foreign and order.side == Order.Side.REDEEM
             order.settlement_date = business_calendar.next_business_day(trade_date)
             deadline_days = FOREIGN_REDEMPTION_DEADLINE_DAYS if order.delivers_foreign_stock else REDEMPTION_DEADLINE_DAYS
             order.settlement_deadline = business_calendar.business_date(order.received_at) + dt.timedelta(days=deadline_days)
@@ -629,11 +650,59 @@ def orders_price(*, fund: Fund, trade_date: dt.date, strike: str, actor, now: dt
                 order, "price", actor, now,
                 f"Priced at NAV {nav.nav_per_share} per Share ({Strike(strike).label.split(' (')[0]}); Balancing Amount "
                 f"{order.balancing_amount} paid by {order.balancing_amount_payer}; fees {order.total_fees}.",
-                nav_id=nav.pk, basket_id=basket.pk if in_kind and basket else None,
+                nav_id=nav.pk, basket_id=order.priced_basket_id, alternate_basket_id=order.alternate_basket_id,
             )
-            _record_basket_exchanged(order, components if in_kind else [], lines if in_kind else [], now)
+            _record_basket_exchanged(order, exchanged.components if in_kind else [], exchanged.lines if in_kind else [], now)
             outcome.priced.append(order.reference)
+        for missing, references in waiting.items():
+            outcome.waiting += references
+            outcome.message = f"no {strike} price for basket securities {missing}: {len(references)} in-kind order(s) wait"
+            logger.warning("Pricing %s %s %s: %s", fund.ticker, trade_date, strike, outcome.message)
     return outcome
+
+
+@dataclass
+class _ExchangedLine:
+    security: Any
+    quantity: Decimal
+    cash_in_lieu: bool
+
+
+@dataclass
+class _Exchanged:
+    """The basket an order exchanges, valued at the strike: its lines, or the securities without a price."""
+
+    components: list[_ExchangedLine]
+    lines: list[pricing.BasketLine]
+    missing: list[str]
+    foreign: bool
+
+
+def _source_key(order: Order) -> tuple:
+    if order.basket_type == Order.BasketType.CASH:
+        return ("CASH",)
+    if order.basket_type == Order.BasketType.ALTERNATE:
+        return ("ALTERNATE", order.alternate_basket_id)
+    return ("STANDARD", tuple(sorted(order.cash_in_lieu_tickers or ())))
+
+
+def _exchanged(order: Order, substitute: SubstituteBasket | None, strike: str, trade_date: dt.date) -> _Exchanged | None:
+    """The day's Creation Basket (with a cash day's securities as cash in lieu), or the order's Alternate Basket."""
+    if order.basket_type == Order.BasketType.CASH:
+        return None
+    if order.basket_type == Order.BasketType.ALTERNATE:
+        components = [_ExchangedLine(c.security, c.quantity, False)
+                      for c in order.alternate_basket.components.select_related("security").order_by("security__ticker")]
+    else:
+        forced = set(order.cash_in_lieu_tickers or ())
+        components = [_ExchangedLine(c.security, c.quantity, c.cash_in_lieu or c.security.ticker in forced)
+                      for c in substitute.components.select_related("security").order_by("security__ticker")]
+    prices = strike_prices(strike=strike, day=trade_date, security_ids=[c.security.pk for c in components])
+    missing = [c.security.ticker for c in components if c.security.pk not in prices]
+    lines = [] if missing else [pricing.BasketLine(c.quantity, prices[c.security.pk], c.cash_in_lieu, c.security.ticker) for c in components]
+    foreign = any(c.security.is_foreign or c.security.asset_class == AssetClass.FOREIGN_COMMON_STOCK
+                  for c in components if not c.cash_in_lieu)
+    return _Exchanged(components, lines, missing, foreign)
 
 
 def _apply_price(order: Order, nav: NetAssetValue, basket: SubstituteBasket | None, price: pricing.OrderPrice, now) -> None:
@@ -657,7 +726,8 @@ def _record_basket_exchanged(order: Order, components, lines: list[pricing.Baske
         order=order, fund=order.fund, participant=order.participant, participant_name=order.participant.legal_name,
         dtc_participant_number=order.participant.dtc_participant_number, trade_date=order.trade_date, side=order.side,
         creation_units=order.creation_units, basket_type=order.basket_type,
-        is_alternate_basket=order.basket_type == Order.BasketType.ALTERNATE,
+        is_alternate_basket=order.basket_type == Order.BasketType.ALTERNATE, alternate_basket=order.alternate_basket,
+        alternate_basket_compliance=_alternate_compliance_record(order.alternate_basket),
         substitute_basket=order.priced_basket, basket_value=order.basket_value, balancing_amount=order.balancing_amount,
         balancing_amount_payer=order.balancing_amount_payer,
         cash_amount=order.nav_amount if order.basket_type == Order.BasketType.CASH else order.cash_in_lieu_amount,
@@ -674,6 +744,15 @@ def _record_basket_exchanged(order: Order, components, lines: list[pricing.Baske
         for component, line, value, weight in zip(components, lines, values, weights)
     )
     return record
+
+
+def _alternate_compliance_record(basket) -> str:
+    """A.9(c)(ii): the record that the Alternate Basket complies with the Fund's basket policy."""
+    if basket is None:
+        return ""
+    return (f"Alternate Basket {basket.pk}: every basket-policy check passed at {basket.check_report.get('checked_at')} "
+            f"(check report SHA-256 {basket.check_report_sha256}); approved by {basket.decided_by} at "
+            f"{basket.decided_at.isoformat() if basket.decided_at else '?'}")[:300]
 
 
 def orders_price_due(*, actor, now: dt.datetime | None = None) -> list[PricingOutcome]:
@@ -727,6 +806,75 @@ def order_fail(*, actor, order: Order, reason: str, now: dt.datetime | None = No
     order = _locked(order)
     order.failure_reason = reason.strip()[:300]
     return _transition(order, "fail", actor, now or timezone.now(), f"Settlement failed: {order.failure_reason}")
+
+
+@transaction.atomic
+def cash_day_announce(
+    *, actor, fund: Fund, trade_date: dt.date, applies_to: str, extent: str, reason: str, cash_in_lieu_tickers=(),
+    now: dt.datetime | None = None,
+) -> CashAnnouncement:
+    """Before the open: all creations, all redemptions or both are wholly or partly in cash that day.
+
+    It leaves the system through the one dissemination channel, released to every AP at once.
+    """
+    from baskets.models import Publication
+    from baskets.services.dissemination import publication_append
+
+    now = now or timezone.now()
+    if not business_calendar.is_business_day(trade_date):
+        raise _field_error("trade_date", f"{trade_date.isoformat()} is not a business day.")
+    opens = business_calendar.session_open(trade_date)
+    if now >= opens:
+        raise _field_error("trade_date", f"a cash day is announced before the open ({opens.astimezone(business_calendar.NEW_YORK):%Y-%m-%d %H:%M} ET).")
+    if applies_to not in CashAnnouncement.AppliesTo.values:
+        raise _field_error("applies_to", f"one of {', '.join(CashAnnouncement.AppliesTo.values)}.")
+    if extent not in CashAnnouncement.Extent.values:
+        raise _field_error("extent", f"one of {', '.join(CashAnnouncement.Extent.values)}.")
+    if not (reason or "").strip():
+        raise _field_error("reason", "say why the day is in cash.")
+    tickers = sorted({t.strip().upper() for t in cash_in_lieu_tickers if t.strip()})
+    if extent == CashAnnouncement.Extent.PARTLY:
+        if not tickers:
+            raise _field_error("cash_in_lieu_tickers", "name the basket securities delivered as cash.")
+        basket = SubstituteBasket.objects.filter(fund=fund, trade_date=trade_date).order_by("-version").first()
+        known = set(basket.components.values_list("security__ticker", flat=True)) if basket else set()
+        unknown = [t for t in tickers if t not in known]
+        if basket is None or unknown:
+            raise _field_error("cash_in_lieu_tickers", f"not in the {trade_date.isoformat()} Creation Basket of {fund.ticker}: "
+                               f"{', '.join(unknown) if basket else 'no basket published yet'}.")
+    elif tickers:
+        raise _field_error("cash_in_lieu_tickers", "only for a partly-cash day.")
+    if CashAnnouncement.objects.filter(fund=fund, trade_date=trade_date).exists():
+        raise InvalidTransition(f"{fund.ticker} already announced {trade_date.isoformat()}'s cash terms.")
+    payload = {"applies_to": applies_to, "extent": extent, "cash_in_lieu_tickers": tickers, "reason": reason.strip()}
+    publication = publication_append(kind=Publication.Kind.CASH_ANNOUNCEMENT, fund=fund, trade_date=trade_date, release_at=now,
+                                     payload=payload, actor=actor, now=now, source_reference=f"cash day {fund.ticker} {trade_date}")
+    announcement = CashAnnouncement(fund=fund, trade_date=trade_date, applies_to=applies_to, extent=extent, cash_in_lieu_tickers=tickers,
+                                    reason=reason.strip(), announced_by=actor, announced_at=now, publication=publication)
+    announcement._history_user = actor
+    announcement.save()
+    return announcement
+
+
+@transaction.atomic
+def order_require_cash(*, actor, order: Order, reason: str, now: dt.datetime | None = None) -> Order:
+    """The Fund requires this one in-kind order to be made in cash (before it is priced), with the reason recorded."""
+    now = now or timezone.now()
+    if not (reason or "").strip():
+        raise _field_error("reason", "say why the Fund requires cash for this order.")
+    order = _locked(order)
+    if order.status != Order.Status.ACCEPTED:
+        raise InvalidTransition(f"Order {order.reference} is {order.get_status_display().lower()}: only an accepted order can be switched to cash.")
+    if order.basket_type == Order.BasketType.CASH:
+        raise InvalidTransition(f"Order {order.reference} is already an all-cash order.")
+    before = order.basket_type
+    order.basket_type, order.substitute_basket, order.alternate_basket = Order.BasketType.CASH, None, None
+    order.cash_reason = f"Required by the Fund: {reason.strip()}"[:300]
+    order._history_user = actor
+    order.save()
+    OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status, actor=actor, at=now,
+                              message=f"Switched from {before} to all cash: {reason.strip()}"[:500], details={"from_basket_type": before})
+    return order
 
 
 def orders_overdue(*, today: dt.date) -> Any:

@@ -9,7 +9,10 @@ from rest_framework import serializers
 from baskets.models import Publication
 from baskets.services.dissemination import release_stamp
 from funds.api.serializers import DateRangeQuery
-from orders.models import AuthorizedParticipant, AuthorizedParticipantAgreement, ClearingProcess, CreationBasketRecord, CreationBasketRecordLine, Order, OrderEvent
+from orders.models import (
+    AuthorizedParticipant, AuthorizedParticipantAgreement, CashAnnouncement, ClearingProcess, CreationBasketRecord,
+    CreationBasketRecordLine, Order, OrderEvent,
+)
 from orders.services import OrderRequest
 
 
@@ -80,7 +83,7 @@ class OrderOutput(serializers.ModelSerializer):
             "priced_at", "priced_basket_id", "nav_per_share", "nav_per_creation_unit", "nav_amount", "in_kind_value",
             "cash_in_lieu_amount", "basket_value", "balancing_amount", "balancing_amount_payer", "fixed_fee", "variable_fee",
             "total_fees", "net_cash_amount", "net_cash_payer", "settlement_date", "settlement_deadline", "delivers_foreign_stock",
-            "settled_on", "settled_late", "failure_reason",
+            "settled_on", "settled_late", "failure_reason", "cash_reason", "cash_in_lieu_tickers",
         ]
 
     @property
@@ -118,6 +121,27 @@ class SettleInput(serializers.Serializer):
 
 class FailInput(serializers.Serializer):
     reason = serializers.CharField(max_length=300)
+
+
+class RequireCashInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=250)
+
+
+class CashDayInput(serializers.Serializer):
+    trade_date = serializers.DateField()
+    applies_to = serializers.ChoiceField(choices=CashAnnouncement.AppliesTo.choices)
+    extent = serializers.ChoiceField(choices=CashAnnouncement.Extent.choices)
+    cash_in_lieu_tickers = serializers.ListField(child=serializers.CharField(max_length=10), required=False, default=list)
+    reason = serializers.CharField(max_length=300)
+
+
+class CashDayOutput(serializers.ModelSerializer):
+    fund = serializers.CharField(source="fund.ticker")
+    publication_sequence = serializers.IntegerField(source="publication.sequence")
+
+    class Meta:
+        model = CashAnnouncement
+        fields = ["fund", "trade_date", "applies_to", "extent", "cash_in_lieu_tickers", "reason", "announced_at", "publication_sequence"]
 
 
 class RecordLineOutput(serializers.ModelSerializer):

@@ -232,3 +232,31 @@ class AgreementDetailApi(APIView):
     def delete(self, request, pk: int):
         services.agreement_delete(actor=request.user, agreement=self._get(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OrderRequireCashApi(APIView):
+    """Operations: the Fund requires this accepted in-kind order to be made in cash (reason recorded)."""
+
+    permission_classes = [IsOperations]
+
+    @extend_schema(request=s.RequireCashInput, responses=s.OrderOutput)
+    def post(self, request, reference: str):
+        payload = s.RequireCashInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        order = selectors.order_get(user=request.user, reference=reference)
+        return Response(s.OrderOutput(services.order_require_cash(actor=request.user, order=order, **payload.validated_data)).data)
+
+
+class CashDayApi(APIView):
+    """Operations announce, before the open, that a day's creations and/or redemptions are wholly or partly in cash."""
+
+    permission_classes = [IsOperations]
+
+    @extend_schema(request=s.CashDayInput, responses={201: s.CashDayOutput})
+    def post(self, request, ticker: str):
+        from funds.selectors import fund_get
+
+        payload = s.CashDayInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        announcement = services.cash_day_announce(actor=request.user, fund=fund_get(ticker=ticker), **payload.validated_data)
+        return Response(s.CashDayOutput(announcement).data, status=status.HTTP_201_CREATED)
