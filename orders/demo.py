@@ -42,9 +42,32 @@ def _et(day: dt.date, hour: int, minute: int) -> dt.datetime:
     return business_calendar.at_new_york(day, dt.time(hour, minute))
 
 
-def _place(ap, user, fund, side, units, basket_type, channel, received_at, key) -> Order:
-    request = services.OrderRequest(fund=fund.ticker, side=side, creation_units=units, basket_type=basket_type, settlement_channel=channel)
+def _place(ap, user, fund, side, units, basket_type, channel, received_at, key, alternate_basket_id=None) -> Order:
+    request = services.OrderRequest(fund=fund.ticker, side=side, creation_units=units, basket_type=basket_type, settlement_channel=channel,
+                                    alternate_basket_id=alternate_basket_id)
     return services.order_place(actor=user, participant=ap, request=request, idempotency_key=key, received_at=received_at).order
+
+
+def _demo_alternate_basket(fund: Fund, day: dt.date):
+    """pm drafts and submits an Alternate Basket before the open; pm2 approves it (four eyes); released at once."""
+    from decimal import ROUND_HALF_UP
+
+    from baskets.services import DraftLine, alternate_basket_approve, alternate_basket_draft, alternate_basket_submit
+
+    users = get_user_model().objects
+    drafter, approver = users.filter(username="pm").first(), users.filter(username="pm2").first()
+    basket = SubstituteBasket.objects.filter(fund=fund, trade_date=day).order_by("-version").first()
+    if drafter is None or approver is None or basket is None:
+        return None
+    lines = [DraftLine(c.security.ticker, (c.quantity * Decimal("0.99")).quantize(Decimal(1), rounding=ROUND_HALF_UP), True,
+                       "Demo: no pending order flow in this name.")
+             for c in basket.components.select_related("security").filter(cash_in_lieu=False)]
+    alternate = alternate_basket_draft(
+        actor=drafter, fund=fund, trade_date=day, purpose="BRING_IN", lines=lines, now=_et(day, 8, 30),
+        rationale="Demo: take in the day's basket at 99% and the rest in cash while the Fund builds a position (synthetic).",
+    )
+    alternate = alternate_basket_submit(actor=drafter, basket=alternate, now=_et(day, 8, 35))
+    return alternate_basket_approve(actor=approver, basket=alternate, now=_et(day, 8, 45), note="Demo approval.")
 
 
 def demo_orders_load(*, stdout=None) -> dict:
@@ -93,7 +116,17 @@ def demo_orders_load(*, stdout=None) -> dict:
             shares=(dage.shares_outstanding_entries.first().change * Decimal("0.06")).quantize(Decimal("1")),
         )
 
+        alternate = _demo_alternate_basket(dage, day)
+        services.cash_day_announce(
+            actor=users.filter(username="ops").first() or actor, fund=dave, trade_date=day, applies_to="REDEMPTIONS", extent="WHOLLY",
+            reason="Demo: the custodian cannot deliver DAVE's basket in kind today (synthetic).", now=_et(day, 8, 50),
+        )
+
         tag = day.strftime("%Y%m%d")
+        alternate_order = None
+        if alternate is not None:
+            alternate_order = _place(first, first_user, dage, "CREATE", 1, "ALTERNATE", "NSCC", _et(day, 10, 30), f"demo-{tag}-7",
+                                     alternate_basket_id=alternate.pk)
         morning = _place(first, first_user, dage, "CREATE", 2, "STANDARD", "NSCC", _et(day, 10, 5), f"demo-{tag}-1")
         afternoon = _place(first, first_user, dave, "REDEEM", 1, "STANDARD", "NSCC", _et(day, 13, 30), f"demo-{tag}-2")
         cash = _place(second, second_user, dage, "CREATE", 1, "CASH", "DTC", _et(day, 14, 10), f"demo-{tag}-3")
@@ -104,11 +137,12 @@ def demo_orders_load(*, stdout=None) -> dict:
 
         outcomes = services.orders_price_due(actor=actor, now=_et(day, 16, 20))
         settle_on = business_calendar.next_business_day(day)
-        for order in (morning, afternoon):
+        for order in (morning, afternoon) + ((alternate_order,) if alternate_order else ()):
             services.order_settle(actor=actor, order=order, settled_on=settle_on, now=_et(settle_on, 9, 0))
 
     priced = sum(len(o.priced) for o in outcomes)
-    say(f"2 Authorized Participants with agreements; 6 demo orders on {day} ({priced} priced, 2 settled {settle_on}, "
+    say(f"An Alternate Basket for DAGE approved by pm2 and released; DAVE redemptions wholly in cash on {day}.")
+    say(f"2 Authorized Participants with agreements; {Order.objects.count()} demo orders on {day} ({priced} priced, 3 settled {settle_on}, "
         f"1 cancelled, 1 rejected after the close: {late.rejection_reason}); {cash.reference} is all cash, "
         f"{affiliated_in_kind.reference} is an affiliated AP's in-kind redemption.")
     return {"orders": Order.objects.count(), "priced": priced}

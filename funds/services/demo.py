@@ -95,6 +95,7 @@ DEMO_FUNDS = (
 DEMO_USERS = (
     ("admin", None, True),
     ("pm", roles.PORTFOLIO_MANAGER, True),
+    ("pm2", roles.PORTFOLIO_MANAGER, True),  # the second pair of eyes for Alternate Baskets
     ("ops", roles.OPERATIONS, True),
     ("aprel", roles.AP_RELATIONSHIP, True),
     ("compliance", roles.COMPLIANCE, True),

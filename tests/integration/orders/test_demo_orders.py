@@ -18,7 +18,7 @@ import time_machine
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from baskets.models import SubstituteBasket
+from baskets.models import Publication, SubstituteBasket
 from baskets.services.demo import demo_baskets_load
 from funds.models import IntradaySnapshot, NetAssetValue, Strike
 from funds.services.demo import demo_load
@@ -28,6 +28,16 @@ from orders.tasks import nav_strikes_and_pricing_due_task
 from tests.orders_fixtures import add_intraday_snapshots, et
 
 pytestmark = pytest.mark.django_db
+
+
+def call_verify() -> int:
+    from django.core.management import call_command
+
+    try:
+        call_command("verify_publications", stdout=io.StringIO())
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
 NEXT_DAY = dt.date(2021, 4, 22)
 
 
@@ -45,10 +55,16 @@ def test_demo_orders_then_an_api_order_priced_at_the_next_intraday_nav_checked_b
     # the demo: two APs with agreements, six orders in every state the day allows
     assert AuthorizedParticipant.objects.count() == 2
     statuses = sorted(Order.objects.values_list("status", flat=True))
-    assert statuses == ["CANCELLED", "PRICED", "PRICED", "REJECTED", "SETTLED", "SETTLED"]
-    assert result["priced"] == 4 and CreationBasketRecord.objects.count() == 4
+    assert statuses == ["CANCELLED", "PRICED", "PRICED", "REJECTED", "SETTLED", "SETTLED", "SETTLED"]
+    assert result["priced"] == 5 and CreationBasketRecord.objects.count() == 5
     assert Order.objects.filter(ap_affiliated=True).count() == 2
-    assert demo_orders_load() == {"orders": 6}  # no-op the second time
+    alternate = Order.objects.get(basket_type="ALTERNATE")
+    assert alternate.basket_record.is_alternate_basket and alternate.alternate_basket.decided_by.username == "pm2"
+    # the cash day turned DAVE's in-kind redemption into a cash redemption
+    assert Order.objects.get(fund__ticker="DAVE", side="REDEEM").basket_type == "CASH"
+    assert Publication.objects.filter(kind__in=["ALTERNATE_BASKET", "CASH_ANNOUNCEMENT"]).count() == 2
+    assert call_verify() == 0
+    assert demo_orders_load() == {"orders": 7}  # no-op the second time
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user__username='ap').key}")
