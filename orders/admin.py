@@ -35,6 +35,7 @@ from orders.models import (
     AuthorizedParticipantAgreement,
     AuthorizedParticipantHolding,
     AuthorizedParticipantUser,
+    CashAnnouncement,
     CreationBasketRecord,
     CreationBasketRecordLine,
     FundOrderTerms,
@@ -411,6 +412,52 @@ class AuthorizedParticipantHoldingAdmin(ServiceAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False if obj is not None else super().has_change_permission(request, obj)  # a new report, not an edit
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Cash days (Operations, before the open) ----------------------------------------------------
+
+
+class CashAnnouncementForm(forms.ModelForm):
+    cash_in_lieu = forms.CharField(
+        required=False, label="cash in lieu tickers", help_text="Partly-cash days: the basket securities delivered as cash, comma-separated.",
+    )
+
+    class Meta:
+        model = CashAnnouncement
+        fields = ["fund", "trade_date", "applies_to", "extent", "reason"]
+
+
+@admin.register(CashAnnouncement)
+class CashAnnouncementAdmin(ServiceAdmin):
+    """Announced before the open and published to every AP at once; never changed afterwards."""
+
+    form = CashAnnouncementForm
+    list_display = ["fund", "trade_date", "applies_to", "extent", "cash_in_lieu_tickers", "announced_by", "announced_at", "publication"]
+    list_filter = ["fund", "applies_to", "extent"]
+    list_select_related = ["fund", "announced_by", "publication"]
+    date_hierarchy = "trade_date"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["fund", "trade_date", "applies_to", "extent", "cash_in_lieu", "reason"]
+        return ["fund", "trade_date", "applies_to", "extent", "cash_in_lieu_tickers", "reason", "announced_by", "announced_at", "publication"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = services.cash_day_announce(
+            actor=request.user, fund=data["fund"], trade_date=data["trade_date"], applies_to=data["applies_to"], extent=data["extent"],
+            reason=data["reason"], cash_in_lieu_tickers=[t for t in (data.get("cash_in_lieu") or "").split(",") if t.strip()],
+        )
+        obj.pk = saved.pk
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -379,3 +379,21 @@ def test_records_export_as_csv_and_a_failed_settlement_asks_for_a_reason(client,
     assert "Marked 1 order(s) failed to settle" in text(done)
     order.refresh_from_db()
     assert order.status == Order.Status.FAILED and order.failure_reason == "Securities not delivered by the AP"
+
+
+def test_operations_announce_a_cash_day_in_the_admin_before_the_open(trading_day, client, time_machine):
+    from baskets.models import Publication
+    from orders.models import CashAnnouncement
+
+    ops = UserFactory(roles=[roles.OPERATIONS])
+    client.force_login(ops)
+    time_machine.move_to(et(TRADE_DATE, 9, 45), tick=False)  # after the open: refused, nothing written
+    form = {"fund": trading_day.fund.pk, "trade_date": "2021-04-20", "applies_to": "BOTH", "extent": "WHOLLY", "reason": "custodian"}
+    response = client.post("/admin/orders/cashannouncement/add/", form)
+    assert response.status_code == 200 and b"before the open" in response.content
+    assert not CashAnnouncement.objects.exists()
+    time_machine.move_to(et(TRADE_DATE, 8, 50), tick=False)
+    response = client.post("/admin/orders/cashannouncement/add/", form)
+    assert response.status_code == 302, response.content[:2000]
+    announcement = CashAnnouncement.objects.get()
+    assert announcement.announced_by == ops and announcement.publication.kind == Publication.Kind.CASH_ANNOUNCEMENT
