@@ -63,6 +63,10 @@ PARTICIPANTS = (
 ORDERS = ("orders.order", "orders.orderevent", "orders.creationbasketrecord", "orders.creationbasketrecordline")
 ORDER_TERMS = ("orders.fundorderterms",)
 CASH_DAYS = ("orders.cashannouncement",)
+# Investing Funds (fof): registered through the API, reviewed by AP Relationship or Compliance.
+INVESTING_FUNDS = ("fof.investingfund", "fof.investingfundsubadviser", "fof.investingfunduser")
+INVESTING_FUND_EVENTS = ("fof.investingfundevent",)
+APPROVE_INVESTING_FUND = "fof.approve_investingfund"
 
 # Permission codenames per role ("app_label.codename"). Nobody gets delete on
 # regulated records: retention rules forbid it, and corrections are new rows.
@@ -84,18 +88,24 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         + _view(*PARTICIPANTS, *ORDERS) + ["orders.change_order"]
         + _manage(*ORDER_TERMS) + _view(*CASH_DAYS) + ["orders.add_cashannouncement"]
         + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS, *DISSEMINATIONS)
+        + _view(*INVESTING_FUNDS, *INVESTING_FUND_EVENTS)
     ),
     AP_RELATIONSHIP: (
         _view(*FUND_SETUP, "funds.security", "funds.netassetvalue", "baskets.substitutebasket", "baskets.basketcomponent")
         + _manage(*PARTICIPANTS)
         + _view(*ORDERS, *ORDER_TERMS, *PUBLICATIONS, *DISSEMINATIONS)
+        + _manage(*INVESTING_FUNDS) + _view(*INVESTING_FUND_EVENTS) + [APPROVE_INVESTING_FUND]
     ),
     COMPLIANCE: (
         _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED, *BASKETS, *BASKET_POLICY)
         + _view(*PARTICIPANTS, *ORDERS, *ORDER_TERMS, *CASH_DAYS)
         + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS, *DISSEMINATIONS)
+        + _manage(*INVESTING_FUNDS) + _view(*INVESTING_FUND_EVENTS) + [APPROVE_INVESTING_FUND]
     ),
-    BOARD: _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS, *ORDERS, *ALTERNATE_BASKETS, *PUBLICATIONS),
+    BOARD: (
+        _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS, *ORDERS, *ALTERNATE_BASKETS, *PUBLICATIONS)
+        + _view(*INVESTING_FUNDS, *INVESTING_FUND_EVENTS)
+    ),
     AUTHORIZED_PARTICIPANT: [],
     INVESTING_FUND: [],
 }

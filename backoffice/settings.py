@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "funds.apps.FundsConfig",
     "baskets.apps.BasketsConfig",
     "orders.apps.OrdersConfig",
+    "fof.apps.FofConfig",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backoffice.exceptions.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    # Rates of the throttled endpoints (only those that set a throttle scope are throttled). The cache is
+    # Django's default (per-process memory) unless CACHES says otherwise.
+    "DEFAULT_THROTTLE_RATES": {"fof_registration": os.environ.get("FOF_REGISTRATION_RATE", "5/minute")},
 }
 
 SPECTACULAR_SETTINGS = {
@@ -171,6 +175,8 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.models.Order.Status",
         "ParticipantStatusEnum": "orders.models.AuthorizedParticipant.Status",
         "PayerEnum": "orders.models.Order.Payer",
+        "InvestingFundStatusEnum": "fof.models.InvestingFund.Status",
+        "InvestingFundKindEnum": "fof.models.InvestingFund.Kind",
     },
 }
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/", include("funds.api.urls")),
     path("api/", include("baskets.api.urls")),
     path("api/", include("orders.api.urls")),
+    path("api/", include("fof.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

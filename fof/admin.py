@@ -1,0 +1,132 @@
+"""Investing Funds in the admin: display, and the review page where AP Relationship or Compliance staff
+approve or reject a registration through ``fof.services``.
+
+Registrations arrive through the API only, and the status changes only on the review page, so every
+field here is read-only. On approval the new API user's token is shown once, on the page answering the
+POST (never cached, never put in a message: messages may be stored in a cookie).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
+
+from backoffice.exceptions import DomainError
+from backoffice.history_admin import HistoryAdmin
+from backoffice.service_admin import ReadOnlyInline, ReadOnlyModelAdmin
+from fof import services
+from fof.models import InvestingFund, InvestingFundEvent, InvestingFundSubAdviser, InvestingFundUser
+
+
+class ReviewForm(forms.Form):
+    review_note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False,
+        help_text="Required to reject (the reason is kept with the record); optional on approval.",
+    )
+
+
+class SubAdviserInline(ReadOnlyInline):
+    model = InvestingFundSubAdviser
+    fields = ["name", "sec_file_number"]
+    show_change_link = False
+
+
+class UserInline(ReadOnlyInline):
+    model = InvestingFundUser
+    fields = ["user", "created_at"]
+    show_change_link = False
+
+
+class EventInline(ReadOnlyInline):
+    model = InvestingFundEvent
+    fields = ["kind", "actor", "at", "payload"]
+    show_change_link = False
+
+
+@admin.register(InvestingFund)
+class InvestingFundAdmin(HistoryAdmin):
+    list_display = ["legal_name", "kind", "sec_file_number", "adviser_name", "status", "created_at", "reviewed_by"]
+    list_filter = ["status", "kind"]
+    search_fields = ["legal_name", "sec_file_number", "adviser_name", "registration_reference"]
+    inlines = [SubAdviserInline, UserInline, EventInline]
+    fields = [
+        "review", "registration_reference", "legal_name", "kind", "sec_file_number", "adviser_name",
+        "adviser_sec_file_number", "contact_name", "contact_email", "contact_phone", "status",
+        "reviewed_by", "reviewed_at", "review_note", "created_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="review")
+    def review(self, obj):
+        if obj is None or obj.pk is None or obj.status != InvestingFund.Status.PENDING:
+            return "-"
+        return format_html('<a class="button" href="{}">Approve or reject</a>', reverse("admin:fof_investingfund_review", args=[obj.pk]))
+
+    def has_add_permission(self, request):
+        return False  # Investing Funds register themselves through POST /api/fof/registrations/
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        review = path("<int:investing_fund_id>/review/", self.admin_site.admin_view(self.review_view), name="fof_investingfund_review")
+        return [review, *super().get_urls()]
+
+    def review_view(self, request, investing_fund_id: int):
+        fund = get_object_or_404(InvestingFund, pk=investing_fund_id)
+        if not request.user.has_perm(services.APPROVE_PERMISSION):
+            raise PermissionDenied
+        form = ReviewForm(request.POST if request.method == "POST" else None)
+        approval, refusal = None, None
+        if request.method == "POST" and form.is_valid():
+            note = form.cleaned_data["review_note"]
+            decision = request.POST.get("decision", "")
+            try:
+                if decision == "Approve":
+                    approval = services.investing_fund_approve(investing_fund_id=fund.pk, actor=request.user, note=note)
+                    fund = approval.investing_fund
+                elif decision == "Reject":
+                    fund = services.investing_fund_reject(investing_fund_id=fund.pk, actor=request.user, note=note)
+                    self.message_user(request, f"{fund} rejected.", messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:fof_investingfund_change", args=[fund.pk]))
+                else:
+                    refusal = "Choose Approve or Reject."
+            except DomainError as error:
+                refusal = error.message
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Review {fund}",
+            "opts": self.model._meta,
+            "original": fund,
+            "form": form,
+            "approval": approval,
+            "refusal": refusal,
+        }
+        response = TemplateResponse(request, "admin/fof/investingfund/review.html", context, status=400 if refusal else 200)
+        add_never_cache_headers(response)
+        return response
+
+
+@admin.register(InvestingFundUser)
+class InvestingFundUserAdmin(HistoryAdmin):
+    list_display = ["user", "investing_fund", "created_at"]
+    readonly_fields = ["user", "investing_fund", "created_at"]
+
+    def has_add_permission(self, request):
+        return False  # created by the approval (fof.services.investing_fund_approve)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(InvestingFundEvent)
+class InvestingFundEventAdmin(ReadOnlyModelAdmin):
+    list_display = ["investing_fund", "kind", "actor", "at"]
+    list_filter = ["kind"]
