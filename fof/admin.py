@@ -80,9 +80,9 @@ class InvestingFundAdmin(HistoryAdmin):
         return [review, *super().get_urls()]
 
     def review_view(self, request, investing_fund_id: int):
-        fund = get_object_or_404(InvestingFund, pk=investing_fund_id)
         if not request.user.has_perm(services.APPROVE_PERMISSION):
             raise PermissionDenied
+        fund = get_object_or_404(InvestingFund, pk=investing_fund_id)
         form = ReviewForm(request.POST if request.method == "POST" else None)
         approval, refusal = None, None
         if request.method == "POST" and form.is_valid():

@@ -135,6 +135,8 @@ def investing_fund_register(*, registration: RegistrationInput, actor=None) -> I
     # Validate everything first (the kind rule before full_clean, whose constraint check would not name the field).
     if fund.kind == InvestingFund.Kind.MANAGEMENT_COMPANY and not fund.adviser_sec_file_number.startswith("801-"):
         raise _field_error("adviser_sec_file_number", "An Investing Fund Adviser is a registered investment adviser: 801-12345.")
+    if InvestingFund.objects.filter(legal_name__iexact=fund.legal_name).exists():
+        raise _field_error("legal_name", f"{fund.legal_name} is already registered.")
     try:
         fund.full_clean(exclude=["registration_reference"])
     except ValidationError as error:

@@ -105,6 +105,17 @@ def test_a_duplicate_sec_file_number_is_refused_naming_it_and_nothing_more_is_wr
     assert InvestingFundEvent.objects.count() == 1
 
 
+def test_a_legal_name_already_registered_is_refused_naming_it():
+    assert register(body()).status_code == 201
+
+    for same_name in (" Harbor Allocation Fund ", "HARBOR ALLOCATION FUND"):
+        response = register(body(legal_name=same_name, sec_file_number="811-23999", sub_advisers=[]))
+
+        assert response.status_code == 400
+        assert "legal_name" in response.json()["error"]["details"]
+    assert InvestingFund.objects.count() == 1
+
+
 @pytest.mark.parametrize("bad", ["811-123", "812-12345", "811-123456", "81112345", "", "811-1234a"])
 def test_a_malformed_sec_file_number_is_refused_naming_it(bad):
     response = register(body(sec_file_number=bad))
