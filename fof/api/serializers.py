@@ -12,9 +12,18 @@ from fof.models import (
 )
 
 
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses a number or a boolean instead of turning it into text (the schema says string)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class AdviserInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200, help_text="The Investing Fund Adviser, or the Sponsor of an Investing Trust.")
-    sec_file_number = serializers.CharField(
+    name = StrictCharField(max_length=200, help_text="The Investing Fund Adviser, or the Sponsor of an Investing Trust.")
+    sec_file_number = StrictCharField(
         max_length=12, required=False, allow_blank=True, default="",
         validators=[validate_adviser_or_broker_dealer_file_number],
         help_text="801-12345 for an Investing Fund Adviser (required); a Sponsor may give 801-…, 8-… or nothing.",
@@ -22,20 +31,20 @@ class AdviserInput(serializers.Serializer):
 
 
 class SubAdviserInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    sec_file_number = serializers.CharField(max_length=12, validators=[validate_adviser_file_number], help_text="801-12345")
+    name = StrictCharField(max_length=200)
+    sec_file_number = StrictCharField(max_length=12, validators=[validate_adviser_file_number], help_text="801-12345")
 
 
 class ContactInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=200)
     email = serializers.EmailField()
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    phone = StrictCharField(max_length=40, required=False, allow_blank=True, default="")
 
 
 class RegistrationInput(serializers.Serializer):
-    legal_name = serializers.CharField(max_length=200)
+    legal_name = StrictCharField(max_length=200)
     kind = serializers.ChoiceField(choices=InvestingFund.Kind.choices)
-    sec_file_number = serializers.CharField(
+    sec_file_number = StrictCharField(
         max_length=12, validators=[validate_investment_company_file_number],
         help_text="The Investing Fund's investment company file number, e.g. 811-12345.",
     )

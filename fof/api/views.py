@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -35,6 +36,8 @@ class RegistrationApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [RegistrationThrottle]
+    # JSON only: the adviser, contact and sub-advisers are nested objects, which form encodings cannot carry.
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=s.RegistrationInput,
