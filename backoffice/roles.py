@@ -67,6 +67,11 @@ CASH_DAYS = ("orders.cashannouncement",)
 INVESTING_FUNDS = ("fof.investingfund", "fof.investingfundsubadviser", "fof.investingfunduser")
 INVESTING_FUND_EVENTS = ("fof.investingfundevent",)
 APPROVE_INVESTING_FUND = "fof.approve_investingfund"
+# FOF Participation Agreements (condition B.9) and the affiliate lists Investing Funds transmit: written
+# by the Investing Fund through the API and by services; staff read them.
+FOF_AGREEMENTS = ("fof.participationagreement", "fof.agreementacknowledgment", "fof.participationagreementevent", "fof.affiliatelistversion")
+# Countersigning for the Fund (and terminating or declining): Compliance and AP Relationship.
+COUNTERSIGN_FOF_AGREEMENT = "fof.countersign_participationagreement"
 
 # Permission codenames per role ("app_label.codename"). Nobody gets delete on
 # regulated records: retention rules forbid it, and corrections are new rows.
@@ -88,23 +93,25 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         + _view(*PARTICIPANTS, *ORDERS) + ["orders.change_order"]
         + _manage(*ORDER_TERMS) + _view(*CASH_DAYS) + ["orders.add_cashannouncement"]
         + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS, *DISSEMINATIONS)
-        + _view(*INVESTING_FUNDS, *INVESTING_FUND_EVENTS)
+        + _view(*INVESTING_FUNDS, *INVESTING_FUND_EVENTS, *FOF_AGREEMENTS)
     ),
     AP_RELATIONSHIP: (
         _view(*FUND_SETUP, "funds.security", "funds.netassetvalue", "baskets.substitutebasket", "baskets.basketcomponent")
         + _manage(*PARTICIPANTS)
         + _view(*ORDERS, *ORDER_TERMS, *PUBLICATIONS, *DISSEMINATIONS)
         + _manage(*INVESTING_FUNDS) + _view(*INVESTING_FUND_EVENTS) + [APPROVE_INVESTING_FUND]
+        + _view(*FOF_AGREEMENTS) + [COUNTERSIGN_FOF_AGREEMENT]
     ),
     COMPLIANCE: (
         _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED, *BASKETS, *BASKET_POLICY)
         + _view(*PARTICIPANTS, *ORDERS, *ORDER_TERMS, *CASH_DAYS)
         + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS, *DISSEMINATIONS)
         + _manage(*INVESTING_FUNDS) + _view(*INVESTING_FUND_EVENTS) + [APPROVE_INVESTING_FUND]
+        + _view(*FOF_AGREEMENTS) + [COUNTERSIGN_FOF_AGREEMENT]
     ),
     BOARD: (
         _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS, *ORDERS, *ALTERNATE_BASKETS, *PUBLICATIONS)
-        + _view(*INVESTING_FUNDS, *INVESTING_FUND_EVENTS)
+        + _view(*INVESTING_FUNDS, *INVESTING_FUND_EVENTS, *FOF_AGREEMENTS)
     ),
     AUTHORIZED_PARTICIPANT: [],
     INVESTING_FUND: [],

@@ -22,7 +22,16 @@ from backoffice.exceptions import DomainError
 from backoffice.history_admin import HistoryAdmin
 from backoffice.service_admin import ReadOnlyInline, ReadOnlyModelAdmin
 from fof import services
-from fof.models import InvestingFund, InvestingFundEvent, InvestingFundSubAdviser, InvestingFundUser
+from fof.models import (
+    AffiliateListVersion,
+    AgreementAcknowledgment,
+    InvestingFund,
+    InvestingFundEvent,
+    InvestingFundSubAdviser,
+    InvestingFundUser,
+    ParticipationAgreement,
+    ParticipationAgreementEvent,
+)
 
 
 class ReviewForm(forms.Form):
@@ -130,3 +139,109 @@ class InvestingFundUserAdmin(HistoryAdmin):
 class InvestingFundEventAdmin(ReadOnlyModelAdmin):
     list_display = ["investing_fund", "kind", "actor", "at"]
     list_filter = ["kind"]
+
+
+# --- FOF Participation Agreements: staff countersign, terminate or decline through fof.services ----
+
+
+class DecisionForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False,
+        help_text="Required to terminate or decline (kept with the agreement).",
+    )
+
+
+class AcknowledgmentInline(ReadOnlyInline):
+    model = AgreementAcknowledgment
+    fields = ["code", "text_version", "text", "accepted_by", "accepted_at"]
+    show_change_link = False
+
+
+class AgreementEventInline(ReadOnlyInline):
+    model = ParticipationAgreementEvent
+    fields = ["from_status", "to_status", "actor", "at", "payload"]
+    show_change_link = False
+
+
+@admin.register(ParticipationAgreement)
+class ParticipationAgreementAdmin(HistoryAdmin):
+    list_display = ["investing_fund", "fund", "status", "signed_at", "countersigned_by", "countersigned_at", "closed_at"]
+    list_filter = ["status"]
+    search_fields = ["investing_fund__legal_name", "fund__ticker"]
+    inlines = [AcknowledgmentInline, AgreementEventInline]
+    actions = ["countersign_selected"]
+    fields = [
+        "decide", "investing_fund", "fund", "status", "created_by", "created_at", "signed_by", "signed_at",
+        "countersigned_by", "countersigned_at", "closed_by", "closed_at", "closing_reason",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="act for the Fund")
+    def decide(self, obj):
+        if obj is None or obj.pk is None or obj.status in ParticipationAgreement.CLOSED:
+            return "-"
+        return format_html('<a class="button" href="{}">Countersign, terminate or decline</a>',
+                           reverse("admin:fof_participationagreement_decide", args=[obj.pk]))
+
+    def has_add_permission(self, request):
+        return False  # Investing Funds ask for agreements through POST /api/fof/agreements/
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # kept for the investment and six years after (condition B.9)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm(services.COUNTERSIGN_PERMISSION):
+            actions.pop("countersign_selected", None)
+        return actions
+
+    @admin.action(description="Countersign the selected agreements for the Fund")
+    def countersign_selected(self, request, queryset):
+        for agreement in queryset:
+            try:
+                services.agreement_countersign(agreement_id=agreement.pk, actor=request.user)
+                self.message_user(request, f"Agreement {agreement.pk} executed.", messages.SUCCESS)
+            except DomainError as error:
+                self.message_user(request, f"Agreement {agreement.pk}: {error.message}", messages.ERROR)
+
+    def get_urls(self):
+        decide = path("<int:agreement_id>/decide/", self.admin_site.admin_view(self.decide_view), name="fof_participationagreement_decide")
+        return [decide, *super().get_urls()]
+
+    def decide_view(self, request, agreement_id: int):
+        if not request.user.has_perm(services.COUNTERSIGN_PERMISSION):
+            raise PermissionDenied
+        agreement = get_object_or_404(ParticipationAgreement, pk=agreement_id)
+        form = DecisionForm(request.POST if request.method == "POST" else None)
+        refusal = None
+        if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            decision = request.POST.get("decision", "")
+            try:
+                if decision == "Countersign":
+                    agreement = services.agreement_countersign(agreement_id=agreement.pk, actor=request.user)
+                elif decision == "Terminate":
+                    agreement = services.agreement_terminate(agreement_id=agreement.pk, actor=request.user, reason=reason)
+                elif decision == "Decline":
+                    agreement = services.agreement_decline(agreement_id=agreement.pk, actor=request.user, reason=reason)
+                else:
+                    raise DomainError("Choose Countersign, Terminate or Decline.")
+                self.message_user(request, f"Agreement {agreement.pk} is now {agreement.get_status_display().lower()}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:fof_participationagreement_change", args=[agreement.pk]))
+            except DomainError as error:
+                refusal = error.message
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Act for the Fund on {agreement}",
+            "opts": self.model._meta,
+            "original": agreement,
+            "form": form,
+            "refusal": refusal,
+        }
+        return TemplateResponse(request, "admin/fof/participationagreement/decide.html", context, status=400 if refusal else 200)
+
+
+@admin.register(AffiliateListVersion)
+class AffiliateListVersionAdmin(ReadOnlyModelAdmin):
+    list_display = ["investing_fund", "version", "submitted_by", "submitted_at"]
+    list_filter = ["investing_fund"]

@@ -11,7 +11,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
+
+from orders.models import RetainedQuerySet, RetentionError
 
 # SEC file numbers: 811- registered investment companies, 801- investment advisers, 8- broker-dealers.
 validate_investment_company_file_number = RegexValidator(
@@ -130,9 +133,10 @@ class InvestingFundEvent(models.Model):
         REGISTERED = "REGISTERED", "Registered"
         APPROVED = "APPROVED", "Approved"
         REJECTED = "REJECTED", "Rejected"
+        AFFILIATES_CHANGED = "AFFILIATES_CHANGED", "Affiliate lists changed"
 
     investing_fund = models.ForeignKey(InvestingFund, on_delete=models.PROTECT, related_name="events")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
     payload = models.JSONField(default=dict, blank=True)
@@ -143,3 +147,174 @@ class InvestingFundEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.investing_fund}: {self.kind}"
+
+
+class RetainedForever(RetainedQuerySet):
+    """FOF records (condition B.9): kept for the investment and six years after; nothing here deletes them."""
+
+
+def _refuse_delete(record) -> None:
+    raise RetentionError(
+        f"{record._meta.verbose_name.capitalize()} records are kept (condition B.9: the investment and six years after); "
+        "they are never deleted."
+    )
+
+
+class ParticipationAgreement(models.Model):
+    """The FOF Participation Agreement between an Investing Fund and one Fund (condition B.9, section V).
+
+    The status moves only through ``fof.services.agreement_*`` (django-fsm guards the graph)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "DRAFT", "Draft"  # asked for by the Investing Fund through the API, not yet signed
+        SIGNED_BY_INVESTING_FUND = "SIGNED_BY_INVESTING_FUND", "Signed by the Investing Fund"  # every acknowledgment accepted
+        EXECUTED = "EXECUTED", "Executed"  # countersigned for the Fund by authorised staff: in force
+        TERMINATED = "TERMINATED", "Terminated"  # ended by staff, with a reason; final
+        DECLINED = "DECLINED", "Declined"  # the Fund declined to enter it, with a reason; final
+
+    CLOSED = (Status.TERMINATED, Status.DECLINED)
+
+    investing_fund = models.ForeignKey(InvestingFund, on_delete=models.PROTECT, related_name="agreements")
+    fund = models.ForeignKey("funds.Fund", on_delete=models.PROTECT, related_name="fof_agreements")
+    status = FSMField(max_length=24, choices=Status.choices, default=Status.DRAFT, protected=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(null=True, blank=True)
+    countersigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    countersigned_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closing_reason = models.TextField(blank=True, help_text="Why it was terminated or declined.")
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    objects = RetainedForever.as_manager()
+
+    class Meta:
+        ordering = ["investing_fund", "fund", "-created_at"]
+        verbose_name = "FOF Participation Agreement"
+        permissions = [("countersign_participationagreement", "Can countersign, terminate or decline an FOF Participation Agreement")]
+        constraints = [
+            # One live agreement per pair; terminated and declined ones stay on record beside a new one.
+            models.UniqueConstraint(
+                fields=["investing_fund", "fund"], condition=~models.Q(status__in=["TERMINATED", "DECLINED"]),
+                name="fof_one_open_agreement_per_pair",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status__in=["TERMINATED", "DECLINED"]) | ~models.Q(closing_reason=""),
+                name="fof_agreement_closed_with_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.investing_fund} / {self.fund.ticker} ({self.get_status_display()})"
+
+    def check_deletable(self) -> None:
+        _refuse_delete(self)
+
+    def delete(self, *args, **kwargs):
+        self.check_deletable()
+
+    @transition(field=status, source=Status.DRAFT, target=Status.SIGNED_BY_INVESTING_FUND)
+    def sign(self):
+        pass
+
+    @transition(field=status, source=Status.SIGNED_BY_INVESTING_FUND, target=Status.EXECUTED)
+    def countersign(self):
+        pass
+
+    @transition(field=status, source=Status.EXECUTED, target=Status.TERMINATED)
+    def terminate(self):
+        pass
+
+    @transition(field=status, source=[Status.DRAFT, Status.SIGNED_BY_INVESTING_FUND], target=Status.DECLINED)
+    def decline(self):
+        pass
+
+
+class AgreementAcknowledgment(models.Model):
+    """One acknowledgment accepted by the Investing Fund, with the exact text and version it accepted."""
+
+    agreement = models.ForeignKey(ParticipationAgreement, on_delete=models.PROTECT, related_name="acknowledgments")
+    code = models.CharField(max_length=40)
+    text_version = models.PositiveIntegerField()
+    text = models.TextField()
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    accepted_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    objects = RetainedForever.as_manager()
+
+    class Meta:
+        ordering = ["agreement", "code"]
+        constraints = [models.UniqueConstraint(fields=["agreement", "code"], name="fof_acknowledgment_once_per_agreement")]
+
+    def __str__(self) -> str:
+        return f"{self.code} v{self.text_version}"
+
+    def check_deletable(self) -> None:
+        _refuse_delete(self)
+
+    def delete(self, *args, **kwargs):
+        self.check_deletable()
+
+
+class ParticipationAgreementEvent(models.Model):
+    """One row per agreement step (created, signed, executed, terminated, declined), naming who did it."""
+
+    agreement = models.ForeignKey(ParticipationAgreement, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(default=dict, blank=True)
+
+    objects = RetainedForever.as_manager()
+
+    class Meta:
+        ordering = ["agreement", "at", "pk"]
+        verbose_name = "FOF Participation Agreement event"
+
+    def __str__(self) -> str:
+        return f"{self.agreement_id}: {self.from_status or '-'} -> {self.to_status}"
+
+    def check_deletable(self) -> None:
+        _refuse_delete(self)
+
+    def delete(self, *args, **kwargs):
+        self.check_deletable()
+
+
+class AffiliateListVersion(models.Model):
+    """One version of the lists an Investing Fund transmits (condition B.9): its Investing Fund Affiliates
+    and Underwriting Affiliates. Each change is a new row; a row is never updated or deleted."""
+
+    investing_fund = models.ForeignKey(InvestingFund, on_delete=models.PROTECT, related_name="affiliate_lists")
+    version = models.PositiveIntegerField()
+    # [{"name": ..., "sec_number": ..., "crd_number": ...}], as submitted (names trimmed).
+    investing_fund_affiliates = models.JSONField(default=list)
+    underwriting_affiliates = models.JSONField(default=list)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField()
+    history = HistoricalRecords()
+
+    objects = RetainedForever.as_manager()
+
+    class Meta:
+        ordering = ["investing_fund", "-version"]
+        constraints = [models.UniqueConstraint(fields=["investing_fund", "version"], name="fof_affiliate_list_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.investing_fund} affiliates v{self.version}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise RetentionError("An affiliate list version is immutable once written; submit a new version.")
+        return super().save(*args, **kwargs)
+
+    def check_deletable(self) -> None:
+        _refuse_delete(self)
+
+    def delete(self, *args, **kwargs):
+        self.check_deletable()

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django_fsm import can_proceed
 from django.utils import timezone
 from rest_framework import status as http
 from rest_framework.authtoken.models import Token
@@ -20,7 +21,17 @@ from rest_framework.authtoken.models import Token
 from backoffice import roles
 from backoffice.audit import system_user
 from backoffice.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
-from fof.models import InvestingFund, InvestingFundEvent, InvestingFundSubAdviser, InvestingFundUser
+from fof import acknowledgments
+from fof.models import (
+    AffiliateListVersion,
+    AgreementAcknowledgment,
+    InvestingFund,
+    InvestingFundEvent,
+    InvestingFundSubAdviser,
+    InvestingFundUser,
+    ParticipationAgreement,
+    ParticipationAgreementEvent,
+)
 
 APPROVE_PERMISSION = "fof.approve_investingfund"
 
@@ -249,3 +260,257 @@ def investing_fund_reject(*, investing_fund_id: int, actor, note: str) -> Invest
         investing_fund=fund, kind=InvestingFundEvent.Kind.REJECTED, actor=actor, payload={"note": fund.review_note},
     )
     return fund
+
+
+# --- FOF Participation Agreements (condition B.9, footnote 71, section V.B) ------------------------
+
+COUNTERSIGN_PERMISSION = "fof.countersign_participationagreement"
+
+
+@dataclass(frozen=True)
+class AcceptedAcknowledgment:
+    code: str
+    text_version: int
+
+
+def _agreement_event(agreement: ParticipationAgreement, *, from_status: str, actor, **payload) -> None:
+    ParticipationAgreementEvent.objects.create(
+        agreement=agreement, from_status=from_status, to_status=agreement.status, actor=actor, payload=payload,
+    )
+
+
+def _locked_agreement(agreement_id: int, *, investing_fund: InvestingFund | None = None) -> ParticipationAgreement:
+    agreements = ParticipationAgreement.objects.select_for_update()
+    if investing_fund is not None:  # an Investing Fund reaches only its own agreements (404 alike)
+        agreements = agreements.filter(investing_fund=investing_fund)
+    agreement = agreements.filter(pk=agreement_id).first()
+    if agreement is None:
+        raise NotFound(f"No FOF Participation Agreement {agreement_id}.")
+    return agreement
+
+
+def _not_in(agreement: ParticipationAgreement, doing: str) -> InvalidTransition:
+    return InvalidTransition(
+        f"Agreement {agreement.pk} is {agreement.get_status_display().lower()}; it cannot be {doing}.",
+        details={"status": [agreement.status]},
+    )
+
+
+def _check_active(investing_fund: InvestingFund) -> None:
+    if investing_fund.status != InvestingFund.Status.ACTIVE:
+        raise NotEntitled(f"{investing_fund} is {investing_fund.get_status_display().lower()}; only an active Investing Fund may do this.")
+
+
+@transaction.atomic
+def agreement_create(*, investing_fund: InvestingFund, fund_ticker: str, actor) -> ParticipationAgreement:
+    """A DRAFT agreement between ``investing_fund`` (ACTIVE only) and the Fund with ``fund_ticker``."""
+    from funds.models import Fund
+
+    investing_fund = InvestingFund.objects.select_for_update().get(pk=investing_fund.pk)
+    _check_active(investing_fund)
+    fund = Fund.objects.filter(ticker__iexact=(fund_ticker or "").strip()).first()
+    if fund is None:
+        raise _field_error("fund", f"No Fund with the ticker {fund_ticker}.")
+    open_one = (ParticipationAgreement.objects.filter(investing_fund=investing_fund, fund=fund)
+                .exclude(status__in=ParticipationAgreement.CLOSED).first())
+    if open_one is not None:
+        raise InvalidTransition(f"{investing_fund} already has agreement {open_one.pk} with {fund.ticker} ({open_one.get_status_display().lower()}).",
+                                details={"fund": [fund.ticker], "agreement": open_one.pk})
+    agreement = ParticipationAgreement(investing_fund=investing_fund, fund=fund, created_by=actor)
+    agreement._history_user = actor
+    try:
+        with transaction.atomic():
+            agreement.save()
+    except IntegrityError:  # a concurrent request for the same pair won the race (the partial unique constraint)
+        raise InvalidTransition(f"{investing_fund} already has an agreement with {fund.ticker}.", details={"fund": [fund.ticker]})
+    _agreement_event(agreement, from_status="", actor=actor, fund=fund.ticker)
+    return agreement
+
+
+def _check_acknowledgments(accepted: list[AcceptedAcknowledgment]) -> dict[str, AcceptedAcknowledgment]:
+    problems: dict[str, list[str]] = {}
+    by_code: dict[str, AcceptedAcknowledgment] = {}
+    for item in accepted:
+        if item.code not in acknowledgments.ACKNOWLEDGMENTS:
+            problems[item.code] = ["Unknown acknowledgment."]
+        elif item.code in by_code:
+            problems[item.code] = ["Listed twice."]
+        else:
+            by_code[item.code] = item
+    for code in acknowledgments.REQUIRED:
+        version = acknowledgments.current_version(code)
+        if code not in by_code:
+            problems[code] = [f"Missing: accept version {version} of this acknowledgment."]
+        elif by_code[code].text_version != version:
+            problems[code] = [f"Version {by_code[code].text_version} is not the current text; accept version {version}."]
+    if problems:
+        message = "acknowledgments: " + "; ".join(f"{code}: {' '.join(m)}" for code, m in sorted(problems.items()))
+        raise InvalidInput(message, details={"acknowledgments": problems})
+    return by_code
+
+
+@transaction.atomic
+def agreement_sign(*, agreement_id: int, investing_fund: InvestingFund, accepted: list[AcceptedAcknowledgment], actor) -> ParticipationAgreement:
+    """DRAFT -> SIGNED_BY_INVESTING_FUND: every required acknowledgment accepted at its current version,
+    each recorded with the exact text accepted."""
+    agreement = _locked_agreement(agreement_id, investing_fund=investing_fund)
+    _check_active(agreement.investing_fund)
+    if agreement.status != ParticipationAgreement.Status.DRAFT:
+        raise _not_in(agreement, "signed")
+    by_code = _check_acknowledgments(accepted)
+
+    now = timezone.now()
+    for code in acknowledgments.REQUIRED:
+        row = AgreementAcknowledgment(
+            agreement=agreement, code=code, text_version=by_code[code].text_version, text=acknowledgments.text(code),
+            accepted_by=actor, accepted_at=now,
+        )
+        row._history_user = actor
+        row.save()
+    before = agreement.status
+    agreement.sign()
+    agreement.signed_by, agreement.signed_at = actor, now
+    agreement._history_user = actor
+    agreement.save(update_fields=["status", "signed_by", "signed_at", "updated_at"])
+    _agreement_event(agreement, from_status=before, actor=actor,
+                     acknowledgments={code: by_code[code].text_version for code in acknowledgments.REQUIRED})
+    return agreement
+
+
+def _check_countersigner(actor) -> None:
+    if not (actor and actor.is_authenticated and actor.has_perm(COUNTERSIGN_PERMISSION)):
+        raise NotEntitled("Only Compliance or AP Relationship staff act for the Fund on an FOF Participation Agreement.")
+
+
+@transaction.atomic
+def agreement_countersign(*, agreement_id: int, actor) -> ParticipationAgreement:
+    """SIGNED_BY_INVESTING_FUND -> EXECUTED: countersigned for the Fund by authorised staff (not the signer)."""
+    _check_countersigner(actor)
+    agreement = _locked_agreement(agreement_id)
+    if agreement.status != ParticipationAgreement.Status.SIGNED_BY_INVESTING_FUND:
+        raise _not_in(agreement, "countersigned")
+    if agreement.signed_by_id == actor.pk:
+        raise NotEntitled("The person who signed for the Investing Fund cannot countersign for the Fund.")
+    before = agreement.status
+    agreement.countersign()
+    agreement.countersigned_by, agreement.countersigned_at = actor, timezone.now()
+    agreement._history_user = actor
+    agreement.save(update_fields=["status", "countersigned_by", "countersigned_at", "updated_at"])
+    _agreement_event(agreement, from_status=before, actor=actor)
+    return agreement
+
+
+def _close(agreement_id: int, *, actor, reason: str, verb: str, doing: str) -> ParticipationAgreement:
+    _check_countersigner(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise _field_error("reason", f"Say why the agreement is {doing}.")
+    agreement = _locked_agreement(agreement_id)
+    move = getattr(agreement, verb)
+    if not can_proceed(move):
+        raise _not_in(agreement, doing)
+    before = agreement.status
+    move()
+    agreement.closed_by, agreement.closed_at, agreement.closing_reason = actor, timezone.now(), reason
+    agreement._history_user = actor
+    agreement.save(update_fields=["status", "closed_by", "closed_at", "closing_reason", "updated_at"])
+    _agreement_event(agreement, from_status=before, actor=actor, reason=reason)
+    return agreement
+
+
+@transaction.atomic
+def agreement_terminate(*, agreement_id: int, actor, reason: str) -> ParticipationAgreement:
+    """EXECUTED -> TERMINATED, with the reason."""
+    return _close(agreement_id, actor=actor, reason=reason, verb="terminate", doing="terminated")
+
+
+@transaction.atomic
+def agreement_decline(*, agreement_id: int, actor, reason: str) -> ParticipationAgreement:
+    """DRAFT or SIGNED_BY_INVESTING_FUND -> DECLINED: the Fund declines to enter the agreement, with the reason."""
+    return _close(agreement_id, actor=actor, reason=reason, verb="decline", doing="declined")
+
+
+# --- Affiliate lists (condition B.9) ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AffiliateInput:
+    name: str
+    sec_number: str = ""
+    crd_number: str = ""
+
+
+@dataclass(frozen=True)
+class AffiliateListSubmission:
+    version: AffiliateListVersion
+    created: bool  # False when the lists were unchanged (no new version, no notice)
+
+
+def _affiliate_rows(items: list[AffiliateInput], *, list_name: str) -> list[dict]:
+    rows, seen = [], set()
+    for index, item in enumerate(items):
+        name = (item.name or "").strip()
+        if not name:
+            raise InvalidInput(f"{list_name}[{index}].name: a name is required.", details={list_name: {index: {"name": ["A name is required."]}}})
+        if name.casefold() in seen:
+            raise InvalidInput(f"{list_name}[{index}].name: {name} is listed twice.", details={list_name: {index: {"name": [f"{name} is listed twice."]}}})
+        seen.add(name.casefold())
+        rows.append({"name": name, "sec_number": (item.sec_number or "").strip(), "crd_number": (item.crd_number or "").strip()})
+    return rows
+
+
+def _compliance_emails() -> list[str]:
+    users = get_user_model().objects.filter(groups__name=roles.COMPLIANCE, is_active=True).exclude(email="")
+    return sorted(set(users.values_list("email", flat=True)))
+
+
+def _notify_compliance_of_affiliates(version_id: int) -> None:
+    from django.core.mail import send_mail
+
+    version = AffiliateListVersion.objects.select_related("investing_fund", "submitted_by").get(pk=version_id)
+    recipients = _compliance_emails()
+    if not recipients:
+        return
+
+    def names(rows):
+        return "\n".join(f"  - {r['name']}" + (f" (SEC {r['sec_number']})" if r["sec_number"] else "")
+                         + (f" (CRD {r['crd_number']})" if r["crd_number"] else "") for r in rows) or "  (none)"
+
+    send_mail(
+        subject=f"[FOF] {version.investing_fund}: affiliate list version {version.version}",
+        message=(
+            f"{version.investing_fund} transmitted version {version.version} of its affiliate lists (condition B.9) "
+            f"at {version.submitted_at:%Y-%m-%d %H:%M:%S %Z} (submitted by {version.submitted_by}).\n\n"
+            f"Investing Fund Affiliates:\n{names(version.investing_fund_affiliates)}\n\n"
+            f"Underwriting Affiliates:\n{names(version.underwriting_affiliates)}\n"
+        ),
+        from_email=None, recipient_list=recipients,
+    )
+
+
+@transaction.atomic
+def affiliate_list_submit(
+    *, investing_fund: InvestingFund, investing_fund_affiliates: list[AffiliateInput],
+    underwriting_affiliates: list[AffiliateInput], actor,
+) -> AffiliateListSubmission:
+    """Record a new version of the Investing Fund's affiliate lists and notify Compliance after commit.
+    Unchanged lists write nothing."""
+    investing_fund = InvestingFund.objects.select_for_update().get(pk=investing_fund.pk)
+    _check_active(investing_fund)
+    fund_affiliates = _affiliate_rows(investing_fund_affiliates, list_name="investing_fund_affiliates")
+    underwriting = _affiliate_rows(underwriting_affiliates, list_name="underwriting_affiliates")
+    current = AffiliateListVersion.objects.filter(investing_fund=investing_fund).order_by("-version").first()
+    if current is not None and current.investing_fund_affiliates == fund_affiliates and current.underwriting_affiliates == underwriting:
+        return AffiliateListSubmission(version=current, created=False)
+    version = AffiliateListVersion(
+        investing_fund=investing_fund, version=(current.version + 1) if current else 1,
+        investing_fund_affiliates=fund_affiliates, underwriting_affiliates=underwriting,
+        submitted_by=actor, submitted_at=timezone.now(),
+    )
+    version._history_user = actor
+    version.save()
+    InvestingFundEvent.objects.create(
+        investing_fund=investing_fund, kind=InvestingFundEvent.Kind.AFFILIATES_CHANGED, actor=actor,
+        payload={"version": version.version},
+    )
+    transaction.on_commit(lambda: _notify_compliance_of_affiliates(version.pk))
+    return AffiliateListSubmission(version=version, created=True)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from fof.acknowledgments import ACKNOWLEDGMENTS
 from fof.models import (
+    AffiliateListVersion,
+    AgreementAcknowledgment,
     InvestingFund,
+    ParticipationAgreement,
     validate_adviser_file_number,
     validate_adviser_or_broker_dealer_file_number,
     validate_investment_company_file_number,
@@ -74,3 +80,90 @@ class InvestingFundOutput(serializers.ModelSerializer):
             "adviser_name", "adviser_sec_file_number", "sub_advisers", "contact_name", "contact_email",
             "contact_phone", "reviewed_at", "created_at",
         ]
+
+
+# --- FOF Participation Agreements ------------------------------------------------------------------
+
+
+class StrictPositiveIntegerField(serializers.IntegerField):
+    """An IntegerField that refuses "1" or 1.0 (the schema says integer)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class FofAgreementCreateInput(serializers.Serializer):
+    fund = StrictCharField(max_length=10, help_text="The Fund's ticker.")
+
+
+class AcknowledgmentInput(serializers.Serializer):
+    code = StrictCharField(max_length=40)
+    text_version = StrictPositiveIntegerField(min_value=1)
+
+
+class FofAgreementSignInput(serializers.Serializer):
+    acknowledgments = AcknowledgmentInput(many=True, help_text="Every required acknowledgment, at its current text version.")
+
+
+class AcknowledgmentOutput(serializers.ModelSerializer):
+    class Meta:
+        model = AgreementAcknowledgment
+        fields = ["code", "text_version", "text", "accepted_at"]
+
+
+class RequiredAcknowledgmentOutput(serializers.Serializer):
+    code = serializers.CharField()
+    text_version = serializers.IntegerField()
+    text = serializers.CharField()
+
+
+class FofAgreementOutput(serializers.ModelSerializer):
+    fund = serializers.CharField(source="fund.ticker")
+    acknowledgments = AcknowledgmentOutput(many=True, read_only=True)
+    required_acknowledgments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ParticipationAgreement
+        fields = [
+            "id", "fund", "status", "created_at", "signed_at", "countersigned_at", "closed_at", "closing_reason",
+            "acknowledgments", "required_acknowledgments",
+        ]
+
+    @extend_schema_field(RequiredAcknowledgmentOutput(many=True))
+    def get_required_acknowledgments(self, obj) -> list[dict]:
+        return [{"code": code, "text_version": version, "text": body} for code, (version, body) in ACKNOWLEDGMENTS.items()]
+
+
+# --- Affiliate lists -------------------------------------------------------------------------------
+
+
+class AffiliateInput(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    sec_number = StrictCharField(max_length=20, required=False, allow_blank=True, default="", help_text="SEC file number, if any.")
+    crd_number = StrictCharField(
+        max_length=10, required=False, allow_blank=True, default="", help_text="FINRA CRD number, if any (digits).",
+        validators=[RegexValidator(r"^\d{1,10}$", "A CRD number is digits only.")],
+    )
+
+
+class AffiliateListInput(serializers.Serializer):
+    investing_fund_affiliates = AffiliateInput(many=True, allow_empty=True)
+    underwriting_affiliates = AffiliateInput(many=True, allow_empty=True)
+
+
+class AffiliateOutput(serializers.Serializer):
+    name = serializers.CharField()
+    sec_number = serializers.CharField()
+    crd_number = serializers.CharField()
+
+
+class AffiliateListOutput(serializers.ModelSerializer):
+    investing_fund_affiliates = AffiliateOutput(many=True)
+    underwriting_affiliates = AffiliateOutput(many=True)
+    submitted_by = serializers.CharField(source="submitted_by.username")
+
+    class Meta:
+        model = AffiliateListVersion
+        fields = ["version", "investing_fund_affiliates", "underwriting_affiliates", "submitted_by", "submitted_at"]
