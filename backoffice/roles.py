@@ -72,6 +72,9 @@ APPROVE_INVESTING_FUND = "fof.approve_investingfund"
 FOF_AGREEMENTS = ("fof.participationagreement", "fof.agreementacknowledgment", "fof.participationagreementevent", "fof.affiliatelistversion")
 # Countersigning for the Fund (and terminating or declining): Compliance and AP Relationship.
 COUNTERSIGN_FOF_AGREEMENT = "fof.countersign_participationagreement"
+# Holdings reports sent by Investing Funds through the API, and the limit alerts they raise (read-only records).
+FOF_HOLDINGS = ("fof.holdingsreport", "fof.holdingsreportline", "fof.limitalert")
+ACKNOWLEDGE_LIMIT_ALERT = "fof.acknowledge_limitalert"
 
 # Permission codenames per role ("app_label.codename"). Nobody gets delete on
 # regulated records: retention rules forbid it, and corrections are new rows.
@@ -93,7 +96,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         + _view(*PARTICIPANTS, *ORDERS) + ["orders.change_order"]
         + _manage(*ORDER_TERMS) + _view(*CASH_DAYS) + ["orders.add_cashannouncement"]
         + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS, *DISSEMINATIONS)
-        + _view(*INVESTING_FUNDS, *INVESTING_FUND_EVENTS, *FOF_AGREEMENTS)
+        + _view(*INVESTING_FUNDS, *INVESTING_FUND_EVENTS, *FOF_AGREEMENTS, *FOF_HOLDINGS)
     ),
     AP_RELATIONSHIP: (
         _view(*FUND_SETUP, "funds.security", "funds.netassetvalue", "baskets.substitutebasket", "baskets.basketcomponent")
@@ -101,6 +104,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         + _view(*ORDERS, *ORDER_TERMS, *PUBLICATIONS, *DISSEMINATIONS)
         + _manage(*INVESTING_FUNDS) + _view(*INVESTING_FUND_EVENTS) + [APPROVE_INVESTING_FUND]
         + _view(*FOF_AGREEMENTS) + [COUNTERSIGN_FOF_AGREEMENT]
+        + _view(*FOF_HOLDINGS)
     ),
     COMPLIANCE: (
         _view(*FUND_SETUP, "funds.security", *MARKET_DATA, *PORTFOLIO, *NAV_RECORDS, *PROTECTED, *BASKETS, *BASKET_POLICY)
@@ -108,10 +112,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         + _view(*ALTERNATE_BASKETS, *ALTERNATE_BASKET_EVENTS, *PUBLICATIONS, *DISSEMINATIONS)
         + _manage(*INVESTING_FUNDS) + _view(*INVESTING_FUND_EVENTS) + [APPROVE_INVESTING_FUND]
         + _view(*FOF_AGREEMENTS) + [COUNTERSIGN_FOF_AGREEMENT]
+        + _view(*FOF_HOLDINGS) + [ACKNOWLEDGE_LIMIT_ALERT]
     ),
     BOARD: (
         _view(*FUND_SETUP, "funds.security", *PORTFOLIO, "funds.netassetvalue", *BASKETS, *ORDERS, *ALTERNATE_BASKETS, *PUBLICATIONS)
-        + _view(*INVESTING_FUNDS, *INVESTING_FUND_EVENTS, *FOF_AGREEMENTS)
+        + _view(*INVESTING_FUNDS, *INVESTING_FUND_EVENTS, *FOF_AGREEMENTS, *FOF_HOLDINGS)
     ),
     AUTHORIZED_PARTICIPANT: [],
     INVESTING_FUND: [],

@@ -25,10 +25,13 @@ from fof import services
 from fof.models import (
     AffiliateListVersion,
     AgreementAcknowledgment,
+    HoldingsReport,
+    HoldingsReportLine,
     InvestingFund,
     InvestingFundEvent,
     InvestingFundSubAdviser,
     InvestingFundUser,
+    LimitAlert,
     ParticipationAgreement,
     ParticipationAgreementEvent,
 )
@@ -245,3 +248,63 @@ class ParticipationAgreementAdmin(HistoryAdmin):
 class AffiliateListVersionAdmin(ReadOnlyModelAdmin):
     list_display = ["investing_fund", "version", "submitted_by", "submitted_at"]
     list_filter = ["investing_fund"]
+
+
+# --- Holdings reports and limit alerts: written by fof.services from the API; Compliance acknowledges alerts ---
+
+
+class HoldingsReportLineInline(ReadOnlyInline):
+    model = HoldingsReportLine
+    fields = ["fund", "shares", "value", "shares_outstanding"]
+    show_change_link = False
+
+
+class LimitAlertInline(ReadOnlyInline):
+    model = LimitAlert
+    fields = ["kind", "fund", "figure", "message", "acknowledged_by", "acknowledged_at"]
+
+
+@admin.register(HoldingsReport)
+class HoldingsReportAdmin(ReadOnlyModelAdmin):
+    list_display = ["investing_fund", "as_of", "total_assets", "submitted_at"]
+    list_filter = ["investing_fund"]
+    fields = ["investing_fund", "as_of", "total_assets", "investment_company_assets", "results", "submitted_by", "submitted_at"]
+    readonly_fields = fields
+    inlines = [HoldingsReportLineInline, LimitAlertInline]
+
+
+@admin.register(LimitAlert)
+class LimitAlertAdmin(ReadOnlyModelAdmin):
+    list_display = ["state", "kind", "investing_fund", "fund", "figure", "created_at", "acknowledged_by"]
+    list_filter = [("acknowledged_at", admin.EmptyFieldListFilter), "kind", "investing_fund"]
+    fields = ["report", "kind", "investing_fund", "fund", "figure", "message", "created_at", "acknowledged_by", "acknowledged_at"]
+    readonly_fields = fields
+    actions = ["acknowledge_selected"]
+
+    def get_queryset(self, request):
+        # open alerts first, newest first
+        from django.db.models import F
+
+        return super().get_queryset(request).select_related("investing_fund", "fund", "acknowledged_by").order_by(
+            F("acknowledged_at").asc(nulls_first=True), "-created_at", "-pk")
+
+    @admin.display(description="state")
+    def state(self, obj):
+        if obj.acknowledged_at is None:
+            return format_html('<strong style="color:#ba2121">{}</strong>', "OPEN")
+        return "acknowledged"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm(services.ACKNOWLEDGE_ALERT_PERMISSION):
+            actions.pop("acknowledge_selected", None)
+        return actions
+
+    @admin.action(description="Acknowledge the selected alerts")
+    def acknowledge_selected(self, request, queryset):
+        for alert in queryset:
+            try:
+                services.limit_alert_acknowledge(alert_id=alert.pk, actor=request.user)
+                self.message_user(request, f"Alert {alert.pk} acknowledged.", messages.SUCCESS)
+            except DomainError as error:
+                self.message_user(request, f"Alert {alert.pk}: {error.message}", messages.ERROR)

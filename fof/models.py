@@ -318,3 +318,108 @@ class AffiliateListVersion(models.Model):
 
     def delete(self, *args, **kwargs):
         self.check_deletable()
+
+
+class HoldingsReport(models.Model):
+    """An Investing Fund's report of its holdings of the Funds and its own total assets on ``as_of``
+    (section III.E, conditions B.1 and B.9), with the limit figures computed when it arrived (``results``).
+    Immutable once written; never deleted."""
+
+    investing_fund = models.ForeignKey(InvestingFund, on_delete=models.PROTECT, related_name="holdings_reports")
+    as_of = models.DateField()
+    total_assets = models.DecimalField(max_digits=24, decimal_places=2)
+    investment_company_assets = models.DecimalField(max_digits=24, decimal_places=2, null=True, blank=True,
+                                                    help_text="All investment-company securities held, for 12(d)(1)(A)(iii).")
+    # {"holdings": [{fund, a_i, a_ii, a_iii, ...}], "aggregates": [...], "groups": [...]}: each figure with its limit.
+    results = models.JSONField(default=dict)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    objects = RetainedForever.as_manager()
+
+    class Meta:
+        ordering = ["investing_fund", "-as_of", "-pk"]
+        verbose_name = "holdings report"
+
+    def __str__(self) -> str:
+        return f"{self.investing_fund} holdings as of {self.as_of}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise RetentionError("A holdings report is immutable once written; send a new report.")
+        return super().save(*args, **kwargs)
+
+    def check_deletable(self) -> None:
+        _refuse_delete(self)
+
+    def delete(self, *args, **kwargs):
+        self.check_deletable()
+
+
+class HoldingsReportLine(models.Model):
+    report = models.ForeignKey(HoldingsReport, on_delete=models.PROTECT, related_name="lines")
+    fund = models.ForeignKey("funds.Fund", on_delete=models.PROTECT, related_name="+")
+    shares = models.DecimalField(max_digits=24, decimal_places=6)
+    value = models.DecimalField(max_digits=24, decimal_places=2)
+    shares_outstanding = models.DecimalField(max_digits=24, decimal_places=6, help_text="The Fund's shares outstanding on as_of.")
+
+    objects = RetainedForever.as_manager()
+
+    class Meta:
+        ordering = ["report", "fund"]
+        constraints = [models.UniqueConstraint(fields=["report", "fund"], name="fof_holdings_line_once_per_fund")]
+
+    def __str__(self) -> str:
+        return f"{self.report_id}: {self.fund_id} {self.shares}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise RetentionError("A holdings report line is immutable once written.")
+        return super().save(*args, **kwargs)
+
+    def check_deletable(self) -> None:
+        _refuse_delete(self)
+
+    def delete(self, *args, **kwargs):
+        self.check_deletable()
+
+
+class LimitAlert(models.Model):
+    """A compliance alert raised by a holdings report. NOTIFICATION_DUE is not a breach: the Investing Fund
+    crossed 3% of a Fund with an executed agreement, so condition B.9's notification to the Fund is due."""
+
+    class Kind(models.TextChoices):
+        A_I = "A_I", "Section 12(d)(1)(A)(i) without an executed agreement"
+        A_II = "A_II", "Section 12(d)(1)(A)(ii) without an executed agreement"
+        A_III = "A_III", "Section 12(d)(1)(A)(iii) without an executed agreement"
+        B = "B", "Section 12(d)(1)(B) aggregate without agreements"
+        CONTROL = "CONTROL", "Condition B.1: Advisory Group control"
+        MIRROR_VOTING = "MIRROR_VOTING", "Condition B.1: mirror voting required"
+        NOTIFICATION_DUE = "NOTIFICATION_DUE", "Condition B.9: notification to the Fund due"
+
+    report = models.ForeignKey(HoldingsReport, on_delete=models.PROTECT, related_name="alerts")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    investing_fund = models.ForeignKey(InvestingFund, on_delete=models.PROTECT, related_name="limit_alerts")
+    fund = models.ForeignKey("funds.Fund", on_delete=models.PROTECT, related_name="+")
+    figure = models.DecimalField(max_digits=12, decimal_places=4, help_text="Percent, rounded to 4 decimals.")
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    objects = RetainedForever.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "limit alert"
+        permissions = [("acknowledge_limitalert", "Can acknowledge a limit alert")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.investing_fund} / {self.fund_id}"
+
+    def check_deletable(self) -> None:
+        _refuse_delete(self)
+
+    def delete(self, *args, **kwargs):
+        self.check_deletable()

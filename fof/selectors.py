@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from backoffice.exceptions import NotFound
-from fof.models import AffiliateListVersion, InvestingFund, InvestingFundUser, ParticipationAgreement
+from fof.models import AffiliateListVersion, HoldingsReport, InvestingFund, InvestingFundUser, ParticipationAgreement
 
 
 def investing_fund_for_user(*, user) -> InvestingFund:
@@ -49,3 +49,9 @@ def affiliate_list_versions(*, investing_fund: InvestingFund) -> QuerySet[Affili
 
 def affiliate_list_current(*, investing_fund: InvestingFund) -> AffiliateListVersion | None:
     return affiliate_list_versions(investing_fund=investing_fund).first()
+
+
+def holdings_reports_for_investing_fund(*, investing_fund: InvestingFund) -> QuerySet[HoldingsReport]:
+    """The Investing Fund's own holdings reports (never another's), newest first, with lines."""
+    return (HoldingsReport.objects.filter(investing_fund=investing_fund)
+            .prefetch_related("lines__fund").order_by("-as_of", "-pk"))

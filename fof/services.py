@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -21,14 +22,17 @@ from rest_framework.authtoken.models import Token
 from backoffice import roles
 from backoffice.audit import system_user
 from backoffice.exceptions import DomainError, InvalidInput, InvalidTransition, NotFound
-from fof import acknowledgments
+from fof import acknowledgments, limits
 from fof.models import (
     AffiliateListVersion,
     AgreementAcknowledgment,
+    HoldingsReport,
+    HoldingsReportLine,
     InvestingFund,
     InvestingFundEvent,
     InvestingFundSubAdviser,
     InvestingFundUser,
+    LimitAlert,
     ParticipationAgreement,
     ParticipationAgreementEvent,
 )
@@ -514,3 +518,225 @@ def affiliate_list_submit(
     )
     transaction.on_commit(lambda: _notify_compliance_of_affiliates(version.pk))
     return AffiliateListSubmission(version=version, created=True)
+
+
+# --- holdings reports and limit alerts (section III.E, conditions B.1 and B.9) -------------------
+
+ACKNOWLEDGE_ALERT_PERMISSION = "fof.acknowledge_limitalert"
+
+
+@dataclass(frozen=True)
+class HoldingInput:
+    fund: str  # ticker
+    shares: Decimal
+    value: Decimal
+
+
+def _holding_error(index: int, field_name: str, message: str) -> InvalidInput:
+    return InvalidInput(f"holdings[{index}].{field_name}: {message}", details={"holdings": {index: {field_name: [message]}}})
+
+
+def advisory_group_key(investing_fund: InvestingFund) -> str:
+    """Condition B.1: Investing Funds sharing an adviser (or sponsor) form one Advisory Group, keyed by the
+    adviser's SEC file number when stored, else by its name (case and spacing ignored)."""
+    if investing_fund.adviser_sec_file_number:
+        return f"Advisory Group {investing_fund.adviser_sec_file_number}"
+    return f"Advisory Group {' '.join(investing_fund.adviser_name.split()).lower()}"
+
+
+def _pct(figure: limits.LimitFigure) -> dict:
+    return {"rule": figure.rule, "percent": str(figure.percent), "limit": str(figure.limit),
+            "over_limit": figure.over_limit, "breached": figure.breached, "message": figure.message}
+
+
+def _latest_lines(fund_id: int, *, exclude_investing_fund_id: int, before_report_id: int | None = None) -> dict[int, Decimal]:
+    """investing_fund_id -> shares in the Fund from each other Investing Fund's latest report of it."""
+    lines = (HoldingsReportLine.objects.filter(fund_id=fund_id).exclude(report__investing_fund_id=exclude_investing_fund_id)
+             .order_by("report__investing_fund_id", "-report__as_of", "-report_id").values_list("report__investing_fund_id", "shares", "report_id"))
+    latest: dict[int, Decimal] = {}
+    for investing_fund_id, shares, report_id in lines:
+        if before_report_id is not None and report_id >= before_report_id:
+            continue
+        latest.setdefault(investing_fund_id, shares)
+    return latest
+
+
+@transaction.atomic
+def holdings_report_submit(
+    *, investing_fund: InvestingFund, as_of, total_assets: Decimal, investment_company_assets: Decimal | None,
+    holdings: list[HoldingInput], actor,
+) -> HoldingsReport:
+    """Record the Investing Fund's report (ACTIVE only), compute every limit with ``fof.limits`` against each
+    Fund's shares outstanding on ``as_of``, store the figures on the report, raise a ``LimitAlert`` per breach
+    (and NOTIFICATION_DUE when it crossed 3% with an executed agreement), and e-mail Compliance on commit."""
+    from funds.models import Fund, SharesOutstandingEntry
+
+    investing_fund = InvestingFund.objects.select_for_update().get(pk=investing_fund.pk)
+    _check_active(investing_fund)
+    if as_of > timezone.localdate():
+        raise _field_error("as_of", "A report cannot be dated in the future.")
+    if total_assets <= 0:
+        raise _field_error("total_assets", "Total assets must be greater than zero.")
+    if investment_company_assets is not None and investment_company_assets < 0:
+        raise _field_error("investment_company_assets", "Must not be negative.")
+    if investment_company_assets is not None and investment_company_assets > total_assets:
+        raise _field_error("investment_company_assets", "Cannot exceed total assets.")
+    if not holdings:
+        raise InvalidInput("holdings: report at least one holding.", details={"holdings": ["Report at least one holding."]})
+    seen: set[int] = set()
+    resolved = []
+    for index, holding in enumerate(holdings):
+        fund = Fund.objects.filter(ticker__iexact=(holding.fund or "").strip()).first()
+        if fund is None:
+            raise _holding_error(index, "fund", f"No Fund with the ticker {holding.fund}.")
+        if fund.pk in seen:
+            raise _holding_error(index, "fund", f"{fund.ticker} is listed twice.")
+        seen.add(fund.pk)
+        if holding.shares < 0:
+            raise _holding_error(index, "shares", "Must not be negative.")
+        if holding.value < 0:
+            raise _holding_error(index, "value", "Must not be negative.")
+        if holding.value > total_assets:
+            raise _holding_error(index, "value", "Exceeds the reported total assets.")
+        outstanding = SharesOutstandingEntry.outstanding(fund.pk, as_of)
+        if outstanding <= 0:
+            raise _holding_error(index, "fund", f"{fund.ticker} had no shares outstanding on {as_of}.")
+        if holding.shares > outstanding:
+            raise _holding_error(index, "shares", f"More than {fund.ticker}'s {outstanding} shares outstanding on {as_of}.")
+        resolved.append((fund, holding, outstanding))
+    held_value = sum((h.value for _, h, _ in resolved), Decimal(0))
+    if investment_company_assets is not None and investment_company_assets < held_value:
+        raise _field_error("investment_company_assets", "Cannot be less than the reported holdings of the Funds.")
+
+    me = str(investing_fund)
+    executed = set(ParticipationAgreement.objects.filter(investing_fund__isnull=False, status=ParticipationAgreement.Status.EXECUTED)
+                   .values_list("investing_fund_id", "fund_id"))
+    states = {str(f.pk): limits.FundState(fund_id=str(f.pk), shares_outstanding=o, name=f.ticker) for f, _, o in resolved}
+    try:
+        holding_limits = limits.evaluate_reports(
+            [limits.HoldingReport(investing_fund_id=me, fund_id=str(f.pk), shares=h.shares, acquirer_total_assets=total_assets,
+                                  value=h.value, acquirer_investment_company_assets=investment_company_assets)
+             for f, h, _ in resolved],
+            states, executed_agreements={(me, str(fund_id)) for (if_id, fund_id) in executed if if_id == investing_fund.pk},
+        )
+    except limits.LimitInputError as exc:
+        raise InvalidInput(f"holdings: {exc}", details={"holdings": [str(exc)]})
+
+    report = HoldingsReport.objects.create(
+        investing_fund=investing_fund, as_of=as_of, total_assets=total_assets,
+        investment_company_assets=investment_company_assets, submitted_by=actor,
+    )
+    for fund, holding, outstanding in resolved:
+        HoldingsReportLine.objects.create(report=report, fund=fund, shares=holding.shares, value=holding.value, shares_outstanding=outstanding)
+
+    previous = (HoldingsReport.objects.filter(investing_fund=investing_fund).exclude(pk=report.pk)
+                .order_by("-as_of", "-pk").first())
+    names = dict(InvestingFund.objects.values_list("pk", "legal_name"))
+    my_group = advisory_group_key(investing_fund)
+    group_members = {f.pk for f in InvestingFund.objects.all() if advisory_group_key(f) == my_group}
+    alerts: list[LimitAlert] = []
+    results: dict = {"holdings": [], "aggregates": [], "groups": []}
+
+    def alert(kind, fund, percent, message):
+        alerts.append(LimitAlert(report=report, kind=kind, investing_fund=investing_fund, fund=fund, figure=percent, message=message))
+
+    kinds = {limits.RULE_A_I: LimitAlert.Kind.A_I, limits.RULE_A_II: LimitAlert.Kind.A_II, limits.RULE_A_III: LimitAlert.Kind.A_III}
+    for (fund, holding, outstanding), result in zip(resolved, holding_limits):
+        notification_due = result.notification_required and result.agreement_executed
+        results["holdings"].append({
+            "fund": fund.ticker, "shares_outstanding": str(outstanding),
+            "a_i": _pct(result.a_i), "a_ii": _pct(result.a_ii), "a_iii": _pct(result.a_iii),
+            "agreement_executed": result.agreement_executed, "notification_due": notification_due,
+        })
+        for figure in result.figures:
+            if figure.breached:
+                alert(kinds[figure.rule], fund, figure.percent, figure.message)
+        if notification_due:
+            alert(LimitAlert.Kind.NOTIFICATION_DUE, fund, result.a_i.percent,
+                  f"Condition B.9: {me} holds {result.a_i.percent}% of {fund.ticker}'s outstanding voting stock (over 3%) "
+                  "under an executed FOF Participation Agreement: it must notify the Fund.")
+
+        # 12(d)(1)(B): every Investing Fund's latest report of this Fund.
+        others = _latest_lines(fund.pk, exclude_investing_fund_id=investing_fund.pk)
+        holdings_by_holder = {names[k]: v for k, v in others.items()}
+        holdings_by_holder[me] = holding.shares
+        with_agreement = {names[if_id] for (if_id, fund_id) in executed if fund_id == fund.pk}
+        state = states[str(fund.pk)]
+        try:
+            aggregate = limits.evaluate_fund_aggregate(state, holdings_by_holder, holders_with_agreement=with_agreement)
+            results["aggregates"].append({"fund": fund.ticker, "shares_held": str(aggregate.shares_held), **_pct(aggregate.figure),
+                                          "holders_without_agreement": list(aggregate.holders_without_agreement)})
+            if aggregate.figure.breached:
+                alert(LimitAlert.Kind.B, fund, aggregate.figure.percent, aggregate.figure.message)
+        except limits.LimitInputError as exc:  # other Investing Funds' older reports no longer fit this date's shares outstanding
+            results["aggregates"].append({"fund": fund.ticker, "error": str(exc)})
+
+        # Condition B.1: the caller's Advisory Group.
+        group_now = holding.shares + sum((v for k, v in others.items() if k in group_members), Decimal(0))
+        previous_shares = previous_outstanding = None
+        if previous is not None:
+            previous_line = previous.lines.filter(fund=fund).first()
+            earlier = _latest_lines(fund.pk, exclude_investing_fund_id=investing_fund.pk, before_report_id=report.pk)
+            previous_shares = (previous_line.shares if previous_line else Decimal(0)) + sum(
+                (v for k, v in earlier.items() if k in group_members), Decimal(0))
+            previous_outstanding = SharesOutstandingEntry.outstanding(fund.pk, previous.as_of) or None
+        try:
+            control = limits.evaluate_control(
+                my_group, limits.FundState(fund_id=str(fund.pk), shares_outstanding=outstanding, name=fund.ticker,
+                                           previous_shares_outstanding=previous_outstanding),
+                current_shares=group_now, previous_shares=previous_shares,
+            )
+        except limits.LimitInputError as exc:
+            results["groups"].append({"group": my_group, "fund": fund.ticker, "error": str(exc)})
+            continue
+        results["groups"].append({
+            "group": my_group, "fund": fund.ticker, "rule": limits.RULE_B1, "percent": str(control.percent),
+            "limit": str(limits.LIMIT_CONTROL), "over_limit": control.over_limit, "control_alert": control.control_alert,
+            "mirror_voting_required": control.mirror_voting_required, "message": control.message,
+        })
+        if control.control_alert:
+            alert(LimitAlert.Kind.CONTROL, fund, control.percent, control.message)
+        elif control.mirror_voting_required:
+            alert(LimitAlert.Kind.MIRROR_VOTING, fund, control.percent, control.message)
+
+    HoldingsReport.objects.filter(pk=report.pk).update(results=results)
+    report.results = results
+    for a in alerts:
+        a._history_user = actor
+        a.save()
+    if alerts:
+        ids = [a.pk for a in alerts]
+        transaction.on_commit(lambda: _notify_compliance_of_alerts(ids))
+    return report
+
+
+def _notify_compliance_of_alerts(alert_ids: list[int]) -> None:
+    from django.core.mail import send_mail
+
+    alerts = list(LimitAlert.objects.filter(pk__in=alert_ids).select_related("investing_fund", "fund", "report").order_by("pk"))
+    recipients = _compliance_emails()
+    if not alerts or not recipients:
+        return
+    first = alerts[0]
+    send_mail(
+        subject=f"[FOF] {first.investing_fund}: {len(alerts)} limit alert(s) on its holdings as of {first.report.as_of}",
+        message="\n\n".join(f"{a.get_kind_display()} ({a.fund.ticker}, {a.figure}%):\n{a.message}" for a in alerts),
+        from_email=None, recipient_list=recipients,
+    )
+
+
+@transaction.atomic
+def limit_alert_acknowledge(*, alert_id: int, actor) -> LimitAlert:
+    """Compliance acknowledges an open alert (once)."""
+    if not (actor and actor.has_perm(ACKNOWLEDGE_ALERT_PERMISSION)):
+        raise NotEntitled("Only Compliance may acknowledge a limit alert.")
+    alert = LimitAlert.objects.select_for_update().filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound(f"No limit alert {alert_id}.")
+    if alert.acknowledged_at is not None:
+        raise InvalidTransition(f"Limit alert {alert_id} was already acknowledged.", details={"acknowledged_by": [str(alert.acknowledged_by)]})
+    alert.acknowledged_by = actor
+    alert.acknowledged_at = timezone.now()
+    alert._history_user = actor
+    alert.save(update_fields=["acknowledged_by", "acknowledged_at"])
+    return alert

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from fof.acknowledgments import ACKNOWLEDGMENTS
 from fof.models import (
     AffiliateListVersion,
+    HoldingsReport,
     AgreementAcknowledgment,
     InvestingFund,
     ParticipationAgreement,
@@ -167,3 +168,58 @@ class AffiliateListOutput(serializers.ModelSerializer):
     class Meta:
         model = AffiliateListVersion
         fields = ["version", "investing_fund_affiliates", "underwriting_affiliates", "submitted_by", "submitted_at"]
+
+
+# --- Holdings reports ------------------------------------------------------------------------------
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """A DecimalField that takes the decimal as a string only (the schema says string), e.g. "1250000.00"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDateField(serializers.DateField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(data)
+
+
+class HoldingInput(serializers.Serializer):
+    fund = StrictCharField(max_length=10, help_text="The Fund's ticker.")
+    shares = StrictDecimalField(max_digits=24, decimal_places=6, help_text="Shares of the Fund held on as_of.")
+    value = StrictDecimalField(max_digits=24, decimal_places=2, help_text="Their value on as_of.")
+
+
+class HoldingsReportInput(serializers.Serializer):
+    as_of = StrictDateField(help_text="The date of the figures (not in the future).")
+    total_assets = StrictDecimalField(max_digits=24, decimal_places=2, help_text="The Investing Fund's total assets on as_of.")
+    investment_company_assets = StrictDecimalField(
+        max_digits=24, decimal_places=2, required=False, allow_null=True, default=None,
+        help_text="All investment-company securities it holds (for 12(d)(1)(A)(iii)); defaults to its holdings of the Funds.",
+    )
+    holdings = HoldingInput(many=True, allow_empty=False)
+
+
+class HoldingLineOutput(serializers.Serializer):
+    fund = serializers.CharField(source="fund.ticker")
+    shares = serializers.DecimalField(max_digits=24, decimal_places=6)
+    value = serializers.DecimalField(max_digits=24, decimal_places=2)
+    shares_outstanding = serializers.DecimalField(max_digits=24, decimal_places=6)
+
+
+class HoldingsReportOutput(serializers.ModelSerializer):
+    holdings = HoldingLineOutput(source="lines", many=True, read_only=True)
+    results = serializers.JSONField(
+        read_only=True,
+        help_text="holdings: (A)(i)-(iii) per Fund; aggregates: 12(d)(1)(B) per Fund; groups: condition B.1 per Fund. "
+                  "Each figure with percent, limit, over_limit, breached and message.",
+    )
+
+    class Meta:
+        model = HoldingsReport
+        fields = ["id", "as_of", "total_assets", "investment_company_assets", "holdings", "results", "submitted_at"]

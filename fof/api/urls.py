@@ -10,5 +10,6 @@ urlpatterns = [
     path("fof/agreements/", views.AgreementListCreateApi.as_view(), name="agreements"),
     path("fof/agreements/<int:agreement_id>/", views.AgreementDetailApi.as_view(), name="agreement"),
     path("fof/agreements/<int:agreement_id>/sign/", views.AgreementSignApi.as_view(), name="agreement-sign"),
+    path("fof/holdings-reports/", views.HoldingsReportListCreateApi.as_view(), name="holdings-reports"),
     path("fof/affiliates/", views.AffiliateListApi.as_view(), name="affiliates"),
 ]

@@ -15,7 +15,7 @@ from backoffice import roles
 from backoffice.exceptions import NotFound
 from fof import selectors, services
 from fof.api import serializers as s
-from fof.models import ParticipationAgreement
+from fof.models import HoldingsReport, ParticipationAgreement
 
 
 class RegistrationThrottle(AnonRateThrottle):
@@ -216,3 +216,42 @@ class AffiliateListApi(APIView):
         )
         return Response(s.AffiliateListOutput(submission.version).data,
                         status=status.HTTP_201_CREATED if submission.created else status.HTTP_200_OK)
+
+
+class HoldingsReportListCreateApi(generics.ListAPIView):
+    """The calling Investing Fund's holdings reports with their limit results (never another's); POST sends one."""
+
+    permission_classes = [IsInvestingFund]
+    serializer_class = s.HoldingsReportOutput
+    parser_classes = [JSONParser]  # nested holdings
+    pagination_class = None  # the whole list, newest first (limit/offset would accept malformed values silently)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return HoldingsReport.objects.none()
+        return selectors.holdings_reports_for_investing_fund(investing_fund=_own_investing_fund(self.request))
+
+    @extend_schema(responses={200: s.HoldingsReportOutput(many=True)})
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=s.HoldingsReportInput,
+        responses={
+            201: s.HoldingsReportOutput,
+            400: OpenApiResponse(description="A figure is negative or malformed, as_of is in the future, a ticker is unknown "
+                                             "or listed twice (the field is named); nothing is written."),
+            403: OpenApiResponse(description="The Investing Fund is not active."),
+        },
+    )
+    def post(self, request):
+        data = s.HoldingsReportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        report = services.holdings_report_submit(
+            investing_fund=_own_investing_fund(request), actor=request.user, as_of=v["as_of"],
+            total_assets=v["total_assets"], investment_company_assets=v["investment_company_assets"],
+            holdings=[services.HoldingInput(fund=h["fund"], shares=h["shares"], value=h["value"]) for h in v["holdings"]],
+        )
+        report = selectors.holdings_reports_for_investing_fund(investing_fund=report.investing_fund).get(pk=report.pk)
+        return Response(s.HoldingsReportOutput(report).data, status=status.HTTP_201_CREATED)
