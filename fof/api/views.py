@@ -95,6 +95,7 @@ class AgreementListCreateApi(generics.ListAPIView):
     """The calling Investing Fund's FOF Participation Agreements (never another's); POST asks for a new one (DRAFT)."""
 
     permission_classes = [IsInvestingFund]
+    parser_classes = [JSONParser]  # the API takes JSON bodies only (and documents only that)
     serializer_class = s.FofAgreementOutput
     pagination_class = None  # at most one open agreement per Fund, plus closed ones: a short list
 
@@ -148,6 +149,7 @@ class AgreementSignApi(APIView):
     """The Investing Fund signs: it accepts every required acknowledgment at its current text version."""
 
     permission_classes = [IsInvestingFund]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=s.FofAgreementSignInput,
@@ -174,6 +176,7 @@ class AffiliateListApi(APIView):
     """The Investing Fund's Investing Fund Affiliates and Underwriting Affiliates (condition B.9)."""
 
     permission_classes = [IsInvestingFund]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         parameters=[OpenApiParameter("history", bool, required=False, description="1: every version, newest first.")],

@@ -55,6 +55,7 @@ def fof_token(transactional_db, monkeypatch):
 # transactional rather than wrapped in one rolled-back transaction.
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same examples on every run, so CI is reproducible (a new failure shows up with the change that caused it)
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_fof_api_conforms_to_its_schema(case, fof_token):
     case.call_and_validate(headers={"Authorization": f"Token {fof_token}"}, checks=CHECKS)
