@@ -517,17 +517,11 @@ class OrderAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark settled on the settlement date", permissions=["settle"])
     def mark_settled(self, request, queryset):
-        today = _today()
         settled, late = [], []
         for order in queryset.order_by("received_at"):
             if order.status != Order.Status.PRICED:
                 self.message_user(request, f"{order.reference}: {order.get_status_display().lower()}, only a priced order settles; skipped.",
                                   messages.WARNING)
-                continue
-            if order.settlement_date is None or order.settlement_date > today:
-                # Confirming a settlement that has not happened yet would be a false record.
-                self.message_user(request, f"{order.reference}: its settlement date {order.settlement_date} has not come yet.",
-                                  messages.ERROR)
                 continue
             try:
                 order = services.order_settle(actor=request.user, order=order, settled_on=order.settlement_date)

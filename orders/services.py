@@ -785,6 +785,9 @@ def order_settle(*, actor, order: Order, settled_on: dt.date, now: dt.datetime |
         raise _field_error("settled_on", f"{settled_on.isoformat()} is not a business day.")
     if settled_on < order.trade_date:
         raise _field_error("settled_on", f"cannot be before the trade date {order.trade_date.isoformat()}.")
+    if settled_on > business_calendar.business_date(now):
+        # Confirming a settlement that has not happened yet would be a false record.
+        raise _field_error("settled_on", f"{settled_on.isoformat()} has not come yet: confirm a settlement once it has happened.")
     order.settled_on = settled_on
     order.settled_late = bool(order.settlement_deadline and settled_on > order.settlement_deadline)
     creation = order.side == Order.Side.CREATE

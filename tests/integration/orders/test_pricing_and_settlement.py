@@ -606,3 +606,16 @@ def test_a9_records_refuse_bulk_updates_too(trading_day, actor):
         CreationBasketRecord.objects.all().update(balancing_amount=0)
     with pytest.raises(RetentionError):
         CreationBasketRecordLine.objects.all().update(quantity=1)
+
+
+def test_a_settlement_cannot_be_confirmed_before_it_happens(trading_day):
+    from backoffice.exceptions import InvalidInput as _InvalidInput
+
+    order = place(trading_day, at=et(TRADE_DATE, 10, 0))
+    strike(trading_day, Strike.INTRADAY)
+    price_due(at=et(TRADE_DATE, 12, 2))
+    order = reload(order)
+    assert order.status == Order.Status.PRICED
+    with pytest.raises(_InvalidInput) as refused:
+        services.order_settle(actor=system_user(), order=order, settled_on=NEXT_DAY, now=et(TRADE_DATE, 17, 0))
+    assert "settled_on" in refused.value.details and reload(order).status == Order.Status.PRICED
