@@ -36,6 +36,7 @@ from fof.models import (
     ParticipationAgreement,
     ParticipationAgreementEvent,
 )
+from funds.selectors import funds_group_role
 
 APPROVE_PERMISSION = "fof.approve_investingfund"
 
@@ -102,26 +103,12 @@ def _field_error(field_name: str, message: str, *, sub_adviser_index: int | None
     return _invalid({field_name: [message]}, sub_adviser_index=sub_adviser_index)
 
 
-def _funds_group_name(name: str) -> str | None:
-    """What of the Funds' group ``name`` is (the Trust, the Adviser, the Distributor), or None.
-
-    Investing Funds are not part of the Funds' group of investment companies, and an Investing Fund
-    Adviser or Sponsor does not control, is not controlled by and is not under common control with the
-    Adviser (section V.B.1 of the application)."""
-    from funds.models import Adviser, Distributor, Trust
-
-    name = name.strip()
-    for model, what in ((Trust, "the Trust"), (Adviser, "the Adviser"), (Distributor, "the Distributor")):
-        if model.objects.filter(name__iexact=name).exists():
-            return what
-    return None
-
-
 def _check_outside_funds_group(*, legal_name: str, adviser_name: str) -> None:
-    barred = _funds_group_name(legal_name)
+    """Investing Funds are outside the Funds' group; their Adviser or Sponsor is unaffiliated with the Adviser (V.B.1)."""
+    barred = funds_group_role(legal_name)
     if barred:
         raise _field_error("legal_name", f"{legal_name} is the name of {barred} of the Funds; an Investing Fund is outside the Funds' group.")
-    barred = _funds_group_name(adviser_name)
+    barred = funds_group_role(adviser_name)
     if barred:
         # A Fund's Adviser may sub-advise an Investing Fund (section V.B.2), so only the Adviser/Sponsor is checked.
         raise _field_error("adviser_name", f"{adviser_name} is the name of {barred} of the Funds; the Investing Fund Adviser or Sponsor must be unaffiliated.")

@@ -67,3 +67,17 @@ def strike_prices(*, strike: str, day: dt.date, security_ids) -> dict[int, Decim
     else:
         rows = DailyPrice.objects.filter(date=day, security_id__in=security_ids).values_list("security_id", "close")
     return dict(rows)
+
+
+def funds_group_role(name: str) -> str | None:
+    """What of the Funds' group a legal name is ("the Trust", "the Adviser", "the Distributor"), or None.
+
+    APs (the Distributor and affiliated persons may not be one) and Investing Funds (outside the group)
+    are both refused on it."""
+    from funds.models import Adviser, Distributor, Trust
+
+    name = (name or "").strip()
+    for model, what in ((Trust, "the Trust"), (Adviser, "the Adviser"), (Distributor, "the Distributor")):
+        if model.objects.filter(name__iexact=name).exists():
+            return what
+    return None

@@ -28,7 +28,7 @@ from backoffice.precompiled import PrecompiledQuery, insert_rows
 from baskets.models import SubstituteBasket
 from baskets.services.alternate import alternate_basket_usable
 from funds import business_calendar
-from funds.selectors import strike_prices
+from funds.selectors import funds_group_role, strike_prices
 from funds.models import (
     AssetClass,
     Fund,
@@ -95,15 +95,10 @@ def _full_clean_and_save(instance, actor, **save_kwargs) -> None:
 
 def _barred_relationship(participant: AuthorizedParticipant) -> str | None:
     """The Distributor, promoters and affiliated persons of the Funds may not be APs."""
-    from funds.models import Adviser, Distributor, Trust
-
     if participant.fund_relationship != AuthorizedParticipant.FundRelationship.NONE:
         return f"it is declared as {AuthorizedParticipant.FundRelationship(participant.fund_relationship).label}"
-    name = participant.legal_name.strip().casefold()
-    for model, what in ((Distributor, "the Distributor"), (Adviser, "the Adviser"), (Trust, "the Trust")):
-        if model.objects.filter(name__iexact=name).exists():
-            return f"its legal name is that of {what} of the Funds"
-    return None
+    what = funds_group_role(participant.legal_name)
+    return f"its legal name is that of {what} of the Funds" if what else None
 
 
 @transaction.atomic
