@@ -14,7 +14,7 @@ from django.db import models
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from orders.models import RetainedQuerySet, RetentionError
+from backoffice.retention import RetainedQuerySet, RetentionError
 
 # SEC file numbers: 811- registered investment companies, 801- investment advisers, 8- broker-dealers.
 validate_investment_company_file_number = RegexValidator(

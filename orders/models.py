@@ -17,7 +17,8 @@ from django.db.models import Q
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from backoffice.exceptions import InvalidTransition
+from backoffice.exceptions import InvalidTransition  # noqa: F401
+from backoffice.retention import ImmutableRecord, ImmutableRecordQuerySet, RetainedQuerySet, RetentionError  # noqa: F401
 from funds.models import MONEY, QUANTITY, Strike
 
 AGREEMENT_RETENTION_YEARS = 5  # condition A.9(a): at least five years after termination
@@ -31,45 +32,6 @@ def years_after(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
-
-
-class RetentionError(InvalidTransition):
-    code = "retention_period"
-
-
-class RetainedQuerySet(models.QuerySet):
-    """Bulk deletes go through each row's retention check."""
-
-    def delete(self):
-        for row in self:
-            row.check_deletable()
-        return super().delete()
-
-
-class ImmutableRecordQuerySet(RetainedQuerySet):
-    """Condition A.9 records: no bulk update either (``save`` refuses changes to a written row)."""
-
-    def update(self, **kwargs):
-        raise RetentionError("A Creation Basket record is immutable once written.")
-
-    def bulk_update(self, objs, fields, batch_size=None):
-        raise RetentionError("A Creation Basket record is immutable once written.")
-
-
-class ImmutableRecord(models.Model):
-    """A condition A.9 record: written once by a service, never changed, deleted only after retention."""
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise RetentionError("A Creation Basket record is immutable once written.")
-        return super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        self.check_deletable()
-        return super().delete(*args, **kwargs)
 
 
 class ClearingProcess(models.TextChoices):
